@@ -1,0 +1,214 @@
+"""The off-the-shelf, non-differentiable renderer f(x, c) of IG-GAN (docs/method.md §1).
+
+Voxel occupancies are thresholded into a surface (scikit-image marching cubes), the mesh is drawn by
+Open3D's Filament OffscreenRenderer with one sun light plus ambient, and the image comes back as a
+torch tensor. Nothing here carries gradients: that is the point of the paper's proxy renderer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from skimage.measure import marching_cubes
+
+from .backend import open3d
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole camera on a sphere around the origin, looking at it, y up.
+
+    Azimuth turns from +z towards +x about the y axis; elevation lifts the camera above the xz plane.
+    """
+
+    azimuth: float  # degrees
+    elevation: float  # degrees
+    distance: float = 2.0
+    fov: float = 35.0  # vertical field of view, degrees
+
+    def eye(self) -> np.ndarray:
+        az, el = np.deg2rad(self.azimuth), np.deg2rad(self.elevation)
+        return self.distance * np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
+
+    def rotation(self) -> np.ndarray:
+        """World -> camera rotation (rows: right, up, backward), the OpenGL convention."""
+        forward = -self.eye() / self.distance
+        right = np.cross(forward, [0.0, 1.0, 0.0])
+        right /= np.linalg.norm(right)
+        return np.stack([right, np.cross(right, forward), -forward])
+
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        """World points (P, 3) -> camera frame; visible points have negative z."""
+        return (points - self.eye()) @ self.rotation().T
+
+    def project(self, points: np.ndarray, image_size: int) -> np.ndarray:
+        """World points (P, 3) -> continuous pixel coordinates (P, 2) as (column, row), row 0 at the top."""
+        p = self.to_camera(points)
+        focal = 1.0 / np.tan(np.deg2rad(self.fov) / 2)
+        ndc = focal * p[:, :2] / -p[:, 2:3]
+        return np.stack([(ndc[:, 0] + 1) / 2 * image_size, (1 - ndc[:, 1]) / 2 * image_size], 1)
+
+
+@dataclass(frozen=True)
+class CameraPrior:
+    """The camera distribution p(c): uniform azimuth, uniform elevation in a range, fixed distance."""
+
+    elevation_range: tuple[float, float] = (10.0, 40.0)
+    distance: float = 2.0
+    fov: float = 35.0
+
+    def sample(self, n: int, rng: np.random.Generator) -> list[Camera]:
+        az = rng.uniform(0.0, 360.0, n)
+        el = rng.uniform(*self.elevation_range, n)
+        return [Camera(float(a), float(e), self.distance, self.fov) for a, e in zip(az, el)]
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything that decides how f draws a grid; stored in dataset manifests."""
+
+    image_size: int = 64
+    color: bool = False  # RGB (3 channels) or luminance (1 channel)
+    threshold: float = 0.5  # a voxel is solid where its occupancy exceeds this
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    shape_color: tuple[float, float, float] = (0.55, 0.6, 0.7)
+    sun_intensity: float = 200000.0
+    ambient_intensity: float = 30000.0
+    sun_direction: tuple[float, float, float] = (0.4, -0.6, -1.0)  # in the camera frame: a key light
+    max_triangles: int = 20000  # larger marching-cubes meshes are decimated before rendering
+
+
+def as_voxel_batch(voxels, name: str = "voxels") -> np.ndarray:
+    """Validate occupancies and return a float32 array (B, N, N, N).
+
+    Accepts numpy or torch, shaped (N, N, N), (B, N, N, N) or (B, 1, N, N, N), float or bool, in [0, 1].
+    """
+    if isinstance(voxels, torch.Tensor):
+        voxels = voxels.detach().cpu().numpy()
+    if not isinstance(voxels, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array or torch tensor, got {type(voxels).__name__}")
+    if voxels.dtype != np.bool_ and not np.issubdtype(voxels.dtype, np.floating):
+        raise TypeError(f"{name}: expected float occupancies in [0, 1] (or bool), got dtype {voxels.dtype}")
+    if voxels.ndim == 5 and voxels.shape[1] == 1:
+        voxels = voxels[:, 0]
+    if voxels.ndim == 3:
+        voxels = voxels[None]
+    if voxels.ndim != 4 or not voxels.shape[1] == voxels.shape[2] == voxels.shape[3]:
+        raise ValueError(f"{name}: expected shape (N,N,N), (B,N,N,N) or (B,1,N,N,N) with a cubic grid, got {tuple(voxels.shape)}")
+    if voxels.shape[1] < 2:
+        raise ValueError(f"{name}: grid side must be at least 2, got {voxels.shape[1]}")
+    voxels = voxels.astype(np.float32)
+    if not np.isfinite(voxels).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    lo, hi = float(voxels.min(initial=0.0)), float(voxels.max(initial=0.0))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"{name}: occupancies must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]")
+    return voxels
+
+
+def voxels_to_mesh(grid: np.ndarray, threshold: float = 0.5, max_triangles: int | None = None):
+    """Marching cubes on one (N, N, N) grid -> Open3D TriangleMesh in the unit cube, or None if empty."""
+    o3d = open3d()
+    if grid.max() <= threshold:
+        return None
+    n = grid.shape[0]
+    padded = np.pad(grid, 1)  # closes surfaces that touch the border
+    verts, faces, _, _ = marching_cubes(padded, level=threshold)
+    # (z, y, x) index space -> world (x, y, z); reversing the axes also turns the faces outward
+    xyz = (verts[:, ::-1] - 1 + 0.5) / n - 0.5
+    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(xyz), o3d.utility.Vector3iVector(faces))
+    if max_triangles and len(faces) > max_triangles:
+        mesh = mesh.simplify_quadric_decimation(max_triangles)
+    mesh.compute_vertex_normals()
+    return mesh
+
+
+class Renderer:
+    """One Open3D OffscreenRenderer. Use `get_renderer`: a second one in a process segfaults."""
+
+    def __init__(self, settings: RenderSettings):
+        rendering = open3d().visualization.rendering
+        self.settings = settings
+        self._o3d = rendering.OffscreenRenderer(settings.image_size, settings.image_size)
+        self._o3d.scene.view.set_post_processing(False)
+        self._material = rendering.MaterialRecord()
+        self._material.shader = "defaultLit"
+        self.configure(settings)
+
+    def configure(self, settings: RenderSettings) -> None:
+        if settings.image_size != self.settings.image_size:
+            raise ValueError("image size is fixed per Renderer; use get_renderer() to change it")
+        self.settings = settings
+        scene = self._o3d.scene
+        scene.set_background([*settings.background, 1.0])
+        self._material.base_color = [*settings.shape_color, 1.0]
+        self._material.base_roughness, self._material.base_metallic, self._material.base_reflectance = 1.0, 0.0, 0.2
+        scene.scene.enable_sun_light(True)
+        scene.scene.enable_indirect_light(True)
+        scene.scene.set_indirect_light_intensity(settings.ambient_intensity)
+
+    def render_mesh(self, mesh, camera: Camera) -> np.ndarray:
+        """Draw one mesh (or None: background only) -> uint8 image (H, W, 3)."""
+        s, scene = self.settings, self._o3d.scene
+        scene.clear_geometry()
+        if mesh is not None and len(mesh.triangles):
+            scene.add_geometry("shape", mesh, self._material)
+        sun = camera.rotation().T @ np.asarray(s.sun_direction)
+        scene.scene.set_sun_light(sun / np.linalg.norm(sun), [1.0, 1.0, 1.0], s.sun_intensity)
+        self._o3d.setup_camera(camera.fov, [0.0, 0.0, 0.0], camera.eye(), [0.0, 1.0, 0.0])
+        return np.asarray(self._o3d.render_to_image())
+
+    def close(self) -> None:
+        del self._o3d
+
+
+_ACTIVE: Renderer | None = None
+
+
+def get_renderer(settings: RenderSettings) -> Renderer:
+    """The process's renderer, configured for `settings` (recreated only when the image size changes)."""
+    global _ACTIVE
+    if _ACTIVE is not None and _ACTIVE.settings.image_size == settings.image_size:
+        _ACTIVE.configure(settings)
+        return _ACTIVE
+    if _ACTIVE is not None:
+        _ACTIVE.close()
+        _ACTIVE = None
+    _ACTIVE = Renderer(settings)
+    return _ACTIVE
+
+
+def to_tensor(images: Sequence[np.ndarray], color: bool) -> torch.Tensor:
+    """uint8 images (H, W, 3) -> float tensor (B, C, H, W) in [0, 1]; C = 1 is luminance (Rec. 601)."""
+    x = torch.from_numpy(np.stack(images)).float().div_(255.0).permute(0, 3, 1, 2)
+    if color:
+        return x.contiguous()
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
+
+
+def _camera_list(cameras, batch: int) -> list[Camera]:
+    if isinstance(cameras, Camera):
+        return [cameras] * batch
+    cameras = list(cameras)
+    if len(cameras) != batch or not all(isinstance(c, Camera) for c in cameras):
+        raise ValueError(f"cameras: expected one Camera or a sequence of {batch} Cameras, got {len(cameras)} items")
+    return cameras
+
+
+def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:
+    """f(x, c): occupancies (see as_voxel_batch) and cameras -> images (B, C, H, W) in [0, 1]."""
+    grids = as_voxel_batch(voxels)
+    cams = _camera_list(cameras, len(grids))
+    renderer = get_renderer(settings)
+    images = [renderer.render_mesh(voxels_to_mesh(g, settings.threshold, settings.max_triangles), c) for g, c in zip(grids, cams)]
+    return to_tensor(images, settings.color)
+
+
+def render_meshes(meshes, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:
+    """Draw Open3D meshes (e.g. a procedural shape's true surface) the same way as render_voxels."""
+    cams = _camera_list(cameras, len(meshes))
+    renderer = get_renderer(settings)
+    return to_tensor([renderer.render_mesh(m, c) for m, c in zip(meshes, cams)], settings.color)

@@ -1,0 +1,72 @@
+"""Pictures for notebooks: image grids (matplotlib), 3D meshes (plotly), a re-render panel (ipywidgets)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from .render import Camera, RenderSettings, render_voxels
+
+
+def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = None, scale: float = 1.2):
+    """Images (B, C, H, W) in [0, 1] -> a matplotlib Figure with one panel each."""
+    images = images.detach().cpu()
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            img = images[i].permute(1, 2, 0).numpy()
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+            if titles:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _mesh_trace(mesh) -> go.Mesh3d:
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
+    # plotly's z is up; our world has y up, so show (x, z, y)
+    return go.Mesh3d(x=v[:, 0], y=v[:, 2], z=v[:, 1], i=f[:, 0], j=f[:, 1], k=f[:, 2],
+                     color="lightsteelblue", flatshading=True, lighting=dict(ambient=0.4, diffuse=0.8))
+
+
+def meshes_figure(meshes, titles: list[str], height: int = 320) -> go.Figure:
+    """Open3D meshes side by side as rotatable plotly 3D views."""
+    fig = make_subplots(rows=1, cols=len(meshes), specs=[[{"type": "scene"}] * len(meshes)], subplot_titles=titles)
+    for i, mesh in enumerate(meshes, start=1):
+        fig.add_trace(_mesh_trace(mesh), row=1, col=i)
+    cube = dict(range=[-0.5, 0.5], visible=False)
+    fig.update_scenes(xaxis=cube, yaxis=cube, zaxis=cube, aspectmode="cube")
+    fig.update_layout(height=height, width=240 * len(meshes), margin=dict(l=0, r=0, t=30, b=0), showlegend=False)
+    return fig
+
+
+def render_panel(grids: dict, settings: RenderSettings):
+    """ipywidgets panel: choose a grid and move the camera and lights; the real renderer redraws."""
+    import ipywidgets as widgets
+
+    out = widgets.Output()
+    controls = dict(
+        name=widgets.Dropdown(options=list(grids), description="shape"),
+        azimuth=widgets.FloatSlider(value=30, min=0, max=360, step=5, description="azimuth"),
+        elevation=widgets.FloatSlider(value=25, min=-30, max=89, step=5, description="elevation"),
+        sun=widgets.FloatLogSlider(value=settings.sun_intensity, base=10, min=4, max=6, description="sun"),
+        ambient=widgets.FloatLogSlider(value=settings.ambient_intensity, base=10, min=3, max=5.5, description="ambient"),
+    )
+
+    def draw(name, azimuth, elevation, sun, ambient):
+        s = replace(settings, sun_intensity=sun, ambient_intensity=ambient)
+        image = render_voxels(grids[name], Camera(azimuth, elevation), s)
+        with out:
+            out.clear_output(wait=True)
+            fig = image_grid(image, ncols=1, scale=3)
+            plt.show(fig)
+
+    widgets.interactive_output(draw, controls)
+    return widgets.VBox([widgets.HBox([controls["name"], controls["azimuth"], controls["elevation"]]),
+                         widgets.HBox([controls["sun"], controls["ambient"]]), out])
