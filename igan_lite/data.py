@@ -60,8 +60,9 @@ def dataset_config(category: str, preset: Preset, seed: int) -> dict:
     return json.loads(json.dumps(config))  # as it reads back from manifest.json (tuples -> lists)
 
 
-def default_dir(category: str, preset: Preset, seed: int) -> Path:
-    return Path("data") / f"{category}-{preset.name}-seed{seed}"
+def default_dir(category: str, preset: Preset, seed: int = 0, root: str | Path = "data") -> Path:
+    """Where a dataset lives unless told otherwise: <root>/<category>-<preset>-seed<seed>."""
+    return Path(root) / f"{category}-{preset.name}-seed{seed}"
 
 
 def _sha256(path: Path) -> str:
