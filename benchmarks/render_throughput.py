@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from igan_lite.render import CameraPrior, RenderSettings, get_renderer, voxels_to_mesh
+from igan_lite.camera import CameraPrior
+from igan_lite.render import RenderSettings, get_renderer, voxels_to_mesh
 from igan_lite.shapes import make_shape
 
 

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .presets import Preset, get_preset
-from .render import CameraPrior, RenderSettings, render_voxels
+from .camera import CameraPrior
+from .render import RenderSettings, render_voxels
 from .shapes import CATEGORIES, make_shape
 
 FORMAT_VERSION = 1

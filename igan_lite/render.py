@@ -14,55 +14,7 @@ import torch
 from skimage.measure import marching_cubes
 
 from .backend import open3d
-
-
-@dataclass(frozen=True)
-class Camera:
-    """A pinhole camera on a sphere around the origin, looking at it, y up.
-
-    Azimuth turns from +z towards +x about the y axis; elevation lifts the camera above the xz plane.
-    """
-
-    azimuth: float  # degrees
-    elevation: float  # degrees
-    distance: float = 2.0
-    fov: float = 35.0  # vertical field of view, degrees
-
-    def eye(self) -> np.ndarray:
-        az, el = np.deg2rad(self.azimuth), np.deg2rad(self.elevation)
-        return self.distance * np.array([np.cos(el) * np.sin(az), np.sin(el), np.cos(el) * np.cos(az)])
-
-    def rotation(self) -> np.ndarray:
-        """World -> camera rotation (rows: right, up, backward), the OpenGL convention."""
-        forward = -self.eye() / self.distance
-        right = np.cross(forward, [0.0, 1.0, 0.0])
-        right /= np.linalg.norm(right)
-        return np.stack([right, np.cross(right, forward), -forward])
-
-    def to_camera(self, points: np.ndarray) -> np.ndarray:
-        """World points (P, 3) -> camera frame; visible points have negative z."""
-        return (points - self.eye()) @ self.rotation().T
-
-    def project(self, points: np.ndarray, image_size: int) -> np.ndarray:
-        """World points (P, 3) -> continuous pixel coordinates (P, 2) as (column, row), row 0 at the top."""
-        p = self.to_camera(points)
-        focal = 1.0 / np.tan(np.deg2rad(self.fov) / 2)
-        ndc = focal * p[:, :2] / -p[:, 2:3]
-        return np.stack([(ndc[:, 0] + 1) / 2 * image_size, (1 - ndc[:, 1]) / 2 * image_size], 1)
-
-
-@dataclass(frozen=True)
-class CameraPrior:
-    """The camera distribution p(c): uniform azimuth, uniform elevation in a range, fixed distance."""
-
-    elevation_range: tuple[float, float] = (10.0, 40.0)
-    distance: float = 2.0
-    fov: float = 35.0
-
-    def sample(self, n: int, rng: np.random.Generator) -> list[Camera]:
-        az = rng.uniform(0.0, 360.0, n)
-        el = rng.uniform(*self.elevation_range, n)
-        return [Camera(float(a), float(e), self.distance, self.fov) for a, e in zip(az, el)]
+from .camera import Camera
 
 
 @dataclass(frozen=True)
@@ -138,6 +90,8 @@ class Renderer:
         self._material = rendering.MaterialRecord()
         self._material.shader = "defaultLit"
         self.configure(settings)
+        # Filament's first frame differs slightly from later ones; draw it now so every image is reproducible
+        self.render_mesh(voxels_to_mesh(np.ones((2, 2, 2), np.float32)), Camera(0.0, 0.0))
 
     def configure(self, settings: RenderSettings) -> None:
         if settings.image_size != self.settings.image_size:

@@ -49,6 +49,22 @@ class Part:
         radius = r_bottom + (r_top - r_bottom) * t
         return (np.abs(p[:, 1]) <= half_h) & (np.hypot(p[:, 0], p[:, 2]) <= radius)
 
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Exact world-space bounding box (lo, hi)."""
+        if self.kind == "box":
+            half = np.abs(self.rot) @ self.dims
+        elif self.kind == "ellipsoid":
+            half = np.sqrt((self.rot * self.dims) ** 2 @ np.ones(3))
+        else:  # the hull of two discs, radius r, normal = local y in world
+            r_bottom, half_h, r_top = self.dims
+            axis = self.rot[:, 1]
+            spread = np.sqrt(np.clip(1 - axis**2, 0, 1))
+            ends = [(self.center - half_h * axis, r_bottom), (self.center + half_h * axis, r_top)]
+            lo = np.min([c - r * spread for c, r in ends], axis=0)
+            hi = np.max([c + r * spread for c, r in ends], axis=0)
+            return lo, hi
+        return self.center - half, self.center + half
+
     def local_mesh(self):
         o3d = open3d()
         if self.kind == "box":
@@ -105,24 +121,17 @@ class Shape:
 
     def voxels(self, n: int, supersample: int = 2) -> np.ndarray:
         """(n, n, n) float32 grid in {0, 1}: a voxel is occupied when >= 1/4 of it lies inside."""
-        n = _check_resolution(n)
-        points = voxel_subsamples(n, supersample)
-        inside = np.zeros(len(points), dtype=bool)
-        for part in self.parts:
-            inside |= part.contains(points)
-        fraction = inside.reshape(n, supersample, n, supersample, n, supersample).mean(axis=(1, 3, 5))
+        n, s = _check_resolution(n), supersample
+        coords = -0.5 + (np.arange(n * s) + 0.5) / (n * s)  # the supersampled lattice, per axis
+        inside = np.zeros((n * s,) * 3, dtype=bool)  # [z, y, x]
+        for part in self.parts:  # test only the lattice points inside each part's bounding box
+            lo, hi = part.bounds()
+            (x0, y0, z0), (x1, y1, z1) = np.searchsorted(coords, lo), np.searchsorted(coords, hi, side="right")
+            z, y, x = np.meshgrid(coords[z0:z1], coords[y0:y1], coords[x0:x1], indexing="ij")
+            hit = part.contains(np.stack([x.ravel(), y.ravel(), z.ravel()], 1)).reshape(z.shape)
+            inside[z0:z1, y0:y1, x0:x1] |= hit
+        fraction = inside.reshape(n, s, n, s, n, s).mean(axis=(1, 3, 5))
         return (fraction >= 0.25).astype(np.float32)
-
-
-def voxel_subsamples(n: int, s: int) -> np.ndarray:
-    """World points on an (n*s)^3 lattice, ordered so reshape(n, s, n, s, n, s) groups voxels [z, y, x]."""
-    c = -0.5 + (np.arange(n * s) + 0.5) / (n * s)
-    z, y, x = np.meshgrid(c, c, c, indexing="ij")
-    return np.stack([x.ravel(), y.ravel(), z.ravel()], 1)
-
-
-def voxel_centers(n: int) -> np.ndarray:
-    return voxel_subsamples(n, 1)
 
 
 def _check_resolution(n: int) -> int:
@@ -286,8 +295,8 @@ CATEGORIES = {"chair": chair, "table": table, "airplane": airplane, "car": car, 
 
 def _normalise(parts: list[Part]) -> list[Part]:
     """Centre the parts' bounding box at the origin and scale its largest side to EXTENT."""
-    verts = np.vstack([np.asarray(p.mesh().vertices) for p in parts])
-    lo, hi = verts.min(0), verts.max(0)
+    lo = np.min([p.bounds()[0] for p in parts], axis=0)
+    hi = np.max([p.bounds()[1] for p in parts], axis=0)
     return [p.scaled(EXTENT / (hi - lo).max(), -(lo + hi) / 2) for p in parts]
 
 

@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from .render import Camera, RenderSettings, render_voxels
+from .camera import Camera
+from .render import RenderSettings, render_voxels
 
 
 def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = None, scale: float = 1.2):
