@@ -24,6 +24,7 @@ from .render import RenderSettings, render_voxels
 from .shapes import CATEGORIES, make_shape
 
 FORMAT_VERSION = 1
+DATA_FIELDS = ("name", "voxel_res", "image_size", "n_shapes", "color")  # the preset fields a dataset depends on
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
@@ -53,7 +54,7 @@ def dataset_config(category: str, preset: Preset, seed: int) -> dict:
     config = {
         "format_version": FORMAT_VERSION,
         "category": category,
-        "preset": asdict(preset),
+        "preset": {k: getattr(preset, k) for k in DATA_FIELDS},
         "seed": int(seed),
         "renderer": asdict(render_settings(preset)),
         "camera_prior": asdict(CameraPrior()),

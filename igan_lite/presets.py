@@ -10,17 +10,49 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True)
 class Preset:
+    """Everything a run's numbers depend on. Sources for each choice: docs/method.md §10."""
+
     name: str
+    # data (docs/method.md §6-7)
     voxel_res: int  # N: generated and ground-truth grids are N^3
     image_size: int  # rendered images are image_size^2
     n_shapes: int  # dataset size per category (one random view per shape)
     color: bool = False  # RGB images instead of grayscale
+    # networks (docs/method.md §4)
+    z_dim: int = 64
+    g_width: int = 64  # generator channels at 4^3, halved at each doubling
+    proxy_width: int = 8  # proxy's first 3D conv channels
+    d_width: int = 32  # discriminator's first conv channels
+    # optimisation (docs/method.md §2, §5)
+    batch_size: int = 32
+    steps: int = 1000
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    lr_proxy: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    lambda_l2: float = 1.0  # proxy's pixel loss weight
+    lambda_dom: float = 0.1  # discriminator output matching weight (0 = off)
+    proxy_steps: int = 2  # proxy updates per iteration, so it keeps up with the generator
+    d_acc_max: float = 0.8  # update D only while its accuracy is below this (PlatonicGAN-style balance)
+    threshold_range: tuple[float, float] = (0.3, 0.7)  # f's surface level, drawn per generated shape
+    # proxy pretraining (docs/method.md §3)
+    pretrain: bool = True
+    pretrain_shapes: int = 1024
+    pretrain_steps: int = 400
+    # bookkeeping
+    threads: int = 1  # torch threads for the nets (benchmarks/train_step.py)
+    checkpoint_every: int = 50
+    sample_every: int = 100
 
 
 PRESETS = {
-    "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=48),
+    "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=48, z_dim=16, g_width=32, proxy_width=4,
+                    d_width=16, batch_size=8, steps=6, pretrain_shapes=16, pretrain_steps=4,
+                    checkpoint_every=2, sample_every=3),
     "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000),
-    "paper": Preset(name="paper", voxel_res=64, image_size=128, n_shapes=20000),
+    "paper": Preset(name="paper", voxel_res=64, image_size=128, n_shapes=20000, z_dim=200, g_width=256,
+                    proxy_width=16, d_width=64, batch_size=64, steps=50000, pretrain_shapes=8192,
+                    pretrain_steps=5000, threads=0, checkpoint_every=500, sample_every=1000),
 }
 
 
@@ -33,4 +65,13 @@ def get_preset(name: str | Preset | None = None, **overrides) -> Preset:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
         preset = PRESETS[name]
+    unknown = set(overrides) - set(Preset.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown preset field(s) {sorted(unknown)}; fields are {sorted(Preset.__dataclass_fields__)}")
     return replace(preset, **overrides) if overrides else preset
+
+
+def preset_from_dict(d: dict) -> Preset:
+    """Rebuild a Preset from its JSON form (as stored in run configs and checkpoints)."""
+    tuples = {k: tuple(v) for k, v in d.items() if isinstance(v, list)}
+    return Preset(**{**d, **tuples})

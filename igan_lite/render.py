@@ -86,7 +86,13 @@ class Renderer:
         rendering = open3d().visualization.rendering
         self.settings = settings
         self._o3d = rendering.OffscreenRenderer(settings.image_size, settings.image_size)
-        self._o3d.scene.view.set_post_processing(False)
+        view = self._o3d.scene.view
+        view.set_post_processing(False)
+        # with shadows, ambient occlusion or antialiasing on, a few pixels change between identical frames;
+        # off, f is a pure function (and runs resume bit for bit)
+        view.set_shadowing(False, view.ShadowType.PCF)
+        view.set_ambient_occlusion(False)
+        view.set_antialiasing(False)
         self._material = rendering.MaterialRecord()
         self._material.shader = "defaultLit"
         self.configure(settings)
@@ -154,12 +160,18 @@ def _camera_list(cameras, batch: int) -> list[Camera]:
     return cameras
 
 
-def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:
-    """f(x, c): occupancies (see as_voxel_batch) and cameras -> images (B, C, H, W) in [0, 1]."""
+def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings(), thresholds=None) -> torch.Tensor:
+    """f(x, c): occupancies (see as_voxel_batch) and cameras -> images (B, C, H, W) in [0, 1].
+
+    `thresholds` (one per grid) overrides settings.threshold: training draws f's surface level per shape
+    so that f keeps responding to occupancies near 0.5 (docs/method.md §10)."""
     grids = as_voxel_batch(voxels)
     cams = _camera_list(cameras, len(grids))
+    levels = [settings.threshold] * len(grids) if thresholds is None else [float(t) for t in thresholds]
+    if len(levels) != len(grids) or not all(0.0 < t < 1.0 for t in levels):
+        raise ValueError(f"thresholds: expected {len(grids)} values in (0, 1), got {thresholds}")
     renderer = get_renderer(settings)
-    images = [renderer.render_mesh(voxels_to_mesh(g, settings.threshold, settings.max_triangles), c) for g, c in zip(grids, cams)]
+    images = [renderer.render_mesh(voxels_to_mesh(g, t, settings.max_triangles), c) for g, t, c in zip(grids, levels, cams)]
     return to_tensor(images, settings.color)
 
 

@@ -1,0 +1,37 @@
+"""IG-GAN's losses, one small function each (docs/method.md §2). Logits come from nets.Discriminator."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator: -log D(y) - log(1 - D(f(G(z), c))), the GAN objective of Goodfellow et al. (2014)
+    with D = sigmoid(logit); fakes are *real-renderer* images (docs/method.md §2, choice 2)."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator, non-saturating: -log D(R(G(z), c)); gradients reach G through the proxy R."""
+    return F.softplus(-fake_logits).mean()
+
+
+def proxy_l2(proxy_images: torch.Tensor, real_renders: torch.Tensor) -> torch.Tensor:
+    """Proxy image loss ||R(x, c) - f(x, c)||^2, averaged over pixels."""
+    return F.mse_loss(proxy_images, real_renders)
+
+
+def dom_loss(d_on_proxy: torch.Tensor, d_on_real_render: torch.Tensor) -> torch.Tensor:
+    """Discriminator output matching (IG-GAN §3; docs/method.md §2):
+
+        L_DOM = || D(R(x, c)) - D(f(x, c)) ||^2
+
+    on D's logits. D(f(x, c)) is the target (no gradient); the gradient moves the proxy, not D.
+    """
+    return F.mse_loss(d_on_proxy, d_on_real_render.detach())
+
+
+def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> float:
+    """Fraction of real and fake images D classifies correctly (used to balance D)."""
+    correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()
+    return (correct / (len(real_logits) + len(fake_logits))).item()

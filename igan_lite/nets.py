@@ -1,0 +1,96 @@
+"""The three networks of IG-GAN (docs/method.md §4): generator G, neural proxy renderer R, discriminator D."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .camera import resample_to_camera
+
+
+def _levels(n: int) -> int:
+    levels = math.log2(n / 4)
+    if n < 8 or not levels.is_integer():
+        raise ValueError(f"voxel_res must be a power of two >= 8, got {n}")
+    return int(levels)
+
+
+class Generator(nn.Module):
+    """G(z): z (B, z_dim) -> occupancies (B, 1, N, N, N) in [0, 1].
+
+    A linear layer to a 4^3 feature grid, then per doubling: trilinear upsampling + 3x3x3 conv
+    (cheaper on a CPU than transposed convs, and free of their checkerboard), BatchNorm, ReLU.
+    The last conv's bias starts at 0, so initial occupancies straddle f's threshold (docs/experiments.md).
+    """
+
+    def __init__(self, z_dim: int, voxel_res: int, width: int):
+        super().__init__()
+        levels = _levels(voxel_res)
+        self.z_dim, self.width = z_dim, width
+        self.fc = nn.Sequential(nn.Linear(z_dim, width * 4**3), nn.ReLU())
+        blocks, ch = [], width
+        for i in range(levels):
+            last = i == levels - 1
+            out = 1 if last else max(ch // 2, 8)
+            blocks += [nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False),
+                       nn.Conv3d(ch, out, 3, padding=1)]
+            blocks += [nn.Sigmoid()] if last else [nn.BatchNorm3d(out), nn.ReLU()]
+            ch = out
+        self.blocks = nn.Sequential(*blocks)
+        nn.init.zeros_(self.blocks[-2].bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.fc(z).view(-1, self.width, 4, 4, 4))
+
+
+class ProxyRenderer(nn.Module):
+    """R_φ(x, c): a neural imitation of the real renderer f, differentiable in x (RenderNet-style).
+
+    1. resample the voxels into the camera's frustum (differentiable grid_sample, depth along rays);
+    2. 3D convs at full resolution, so a single voxel is seen, then two depth-only strides;
+    3. projection unit: fold depth into channels and mix with a 1x1 conv;
+    4. 2D convs to the image.
+    """
+
+    def __init__(self, voxel_res: int, image_size: int, channels: int, width: int):
+        super().__init__()
+        self.depth, self.image_size = voxel_res, image_size
+        w = width
+        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        self.encoder = nn.Sequential(
+            nn.Conv3d(1, w, 3, padding=1), act(),
+            nn.Conv3d(w, 2 * w, 3, stride=(2, 1, 1), padding=1), act(),
+            nn.Conv3d(2 * w, 2 * w, 3, stride=(2, 1, 1), padding=1), act(),
+        )
+        self.projection = nn.Sequential(nn.Conv2d(2 * w * (voxel_res // 4), 4 * w, 1), act())
+        self.decoder = nn.Sequential(
+            nn.Conv2d(4 * w, 4 * w, 3, padding=1), act(),
+            nn.Conv2d(4 * w, 4 * w, 3, padding=1), act(),
+            nn.Conv2d(4 * w, channels, 3, padding=1), nn.Sigmoid(),
+        )
+
+    def forward(self, voxels: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """voxels (B, 1, N, N, N), grid from camera.frustum_grid(cams, image_size, depth=N) -> (B, C, H, W)."""
+        v = self.encoder(resample_to_camera(voxels, grid))  # (B, C, D', H, W)
+        b, c, d, h, w = v.shape
+        return self.decoder(self.projection(v.reshape(b, c * d, h, w)))
+
+
+class Discriminator(nn.Module):
+    """D_ψ(y): images (B, C, H, W) in [0, 1] -> logits (B,). DCGAN-style strided 4x4 convs with
+    spectral norm on every layer (docs/method.md §4), down to 4x4, then a linear layer."""
+
+    def __init__(self, image_size: int, channels: int, width: int):
+        super().__init__()
+        layers, ch, size = [], channels, image_size
+        out = width
+        while size > 4:
+            layers += [spectral_norm(nn.Conv2d(ch, out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            ch, size, out = out, size // 2, min(out * 2, 8 * width)
+        self.features = nn.Sequential(*layers)
+        self.head = spectral_norm(nn.Linear(ch * size * size, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images * 2 - 1).flatten(1)).squeeze(1)

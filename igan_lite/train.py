@@ -1,0 +1,303 @@
+"""IG-GAN training (docs/method.md §2): proxy pretraining, then D / proxy / G updates per iteration.
+
+A run folder holds config.json, metrics.jsonl (one line per step), samples/*.png and checkpoint.pt
+(atomic, every `checkpoint_every` steps, with every RNG state, so `resume=True` continues bit for bit).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import checkpoint, losses
+from .camera import Camera, CameraPrior, frustum_grid
+from .data import build_dataset, default_dir, load_dataset, render_settings
+from .diagnostics import collapse_warnings, sample_stats
+from .nets import Discriminator, Generator, ProxyRenderer
+from .presets import Preset, get_preset, preset_from_dict
+from .proxy_prior import prior_grids
+from .render import render_voxels
+
+METHODS = ("iggan",)
+SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names the step, the phase and the last good checkpoint."""
+
+
+@dataclass
+class Nets:
+    G: Generator
+    R: ProxyRenderer
+    D: Discriminator
+
+
+def build_nets(p: Preset) -> Nets:
+    channels = 3 if p.color else 1
+    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width),
+                ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width),
+                Discriminator(p.image_size, channels, p.d_width))
+
+
+def run_config(method: str, category: str, p: Preset, seed: int) -> dict:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+    return json.loads(json.dumps({"method": method, "category": category, "seed": seed, "preset": asdict(p)}))
+
+
+class Trainer:
+    """Holds the nets, optimisers, RNGs and data of one run; `step()` is one IG-GAN iteration."""
+
+    def __init__(self, config: dict, out: Path):
+        self.config, self.out = config, out
+        self.p = p = preset_from_dict(config["preset"])
+        if p.threads > 0:
+            torch.set_num_threads(p.threads)
+        torch.manual_seed(config["seed"])
+        self.rng = np.random.default_rng(config["seed"])
+        self.nets = build_nets(p)
+        self.opt_g = torch.optim.Adam(self.nets.G.parameters(), p.lr_g, betas=p.betas)
+        self.opt_r = torch.optim.Adam(self.nets.R.parameters(), p.lr_proxy, betas=p.betas)
+        self.opt_d = torch.optim.Adam(self.nets.D.parameters(), p.lr_d, betas=p.betas)
+        self.settings = render_settings(p)
+        self.prior = CameraPrior()
+        self.step_count = 0
+        data_dir = build_dataset(config["category"], p, default_dir(config["category"], p), progress=False)
+        self.real = load_dataset(data_dir)
+        self.fixed_z = torch.from_numpy(np.random.default_rng(1234).standard_normal((8, p.z_dim))).float()
+
+    # --- the real renderer and the proxy on the same batch --------------------------------------
+
+    def sample_views(self, b: int):
+        cams = self.prior.sample(b, self.rng)
+        thresholds = self.rng.uniform(*self.p.threshold_range, b)
+        return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res)
+
+    def f(self, x: torch.Tensor, cams, thresholds) -> torch.Tensor:
+        """The real, non-differentiable renderer on detached voxels."""
+        return render_voxels(x.detach(), cams, self.settings, thresholds)
+
+    # --- proxy pretraining (docs/method.md §3) -------------------------------------------------
+
+    def pretrain_proxy(self, progress: bool = True) -> list[dict]:
+        """Fit R to f by pixel L2 on prior_grids (primitives, blobs, speckle, untrained G)."""
+        p, R = self.p, self.nets.R
+        self.nets.G.eval()
+        grids = torch.from_numpy(prior_grids(p.voxel_res, p.pretrain_shapes, self.rng, self.nets.G))[:, None]
+        self.nets.G.train()
+        cams, thresholds, grid = self.sample_views(len(grids))
+        images = torch.cat([self.f(grids[i:i + 64], cams[i:i + 64], thresholds[i:i + 64]) for i in range(0, len(grids), 64)])
+        log = []
+        for step in tqdm(range(p.pretrain_steps), desc="pretraining proxy", disable=not progress):
+            idx = torch.from_numpy(self.rng.choice(len(grids), p.batch_size, replace=False))
+            loss = losses.proxy_l2(R(grids[idx], grid[idx]), images[idx])
+            self._check_finite(loss, "proxy pretraining", step)
+            self.opt_r.zero_grad()
+            loss.backward()
+            self.opt_r.step()
+            log.append({"pretrain_step": step, "proxy_l2": loss.item()})
+        return log
+
+    # --- one iteration (docs/method.md §2) -----------------------------------------------------
+
+    def step(self) -> dict:
+        p, G, R, D = self.p, self.nets.G, self.nets.R, self.nets.D
+        timings, t = {}, time.perf_counter()
+
+        def lap(name):
+            nonlocal t
+            now = time.perf_counter()
+            timings[f"time_{name}"] = now - t
+            t = now
+
+        z = torch.randn(p.batch_size, p.z_dim)
+        x = G(z)
+        cams, thresholds, grid = self.sample_views(p.batch_size)
+        lap("generator_forward")
+        fake = self.f(x, cams, thresholds)
+        lap("real_render")
+
+        # 1. discriminator: real images vs real-renderer images of generated shapes
+        real = self.real.batch(torch.from_numpy(self.rng.choice(len(self.real), p.batch_size)))
+        real_logits, fake_logits = D(real), D(fake)
+        loss_d = losses.d_loss(real_logits, fake_logits)
+        self._check_finite(loss_d, "discriminator")
+        acc = losses.d_accuracy(real_logits, fake_logits)
+        d_updated = acc < p.d_acc_max
+        if d_updated:
+            self.opt_d.zero_grad()
+            loss_d.backward()
+            self.opt_d.step()
+        lap("discriminator")
+
+        # 2. proxy: pixel L2 + discriminator output matching, on the same generated shapes
+        D.requires_grad_(False)
+        with torch.no_grad():
+            d_on_fake = D(fake)
+            proxy_error = losses.proxy_l2(R(x.detach(), grid), fake).item()  # before this step's update
+        for _ in range(p.proxy_steps):
+            proxy_images = R(x.detach(), grid)
+            loss_l2 = losses.proxy_l2(proxy_images, fake)
+            loss_dom = losses.dom_loss(D(proxy_images), d_on_fake)
+            loss_r = p.lambda_l2 * loss_l2 + p.lambda_dom * loss_dom
+            self._check_finite(loss_r, "proxy")
+            self.opt_r.zero_grad()
+            loss_r.backward()
+            self.opt_r.step()
+        lap("proxy")
+
+        # 3. generator: adversarial loss through the proxy, gradients flow R -> G
+        R.requires_grad_(False)
+        loss_g = losses.g_loss(D(R(x, grid)))
+        self._check_finite(loss_g, "generator")
+        self.opt_g.zero_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        R.requires_grad_(True)
+        D.requires_grad_(True)
+        lap("generator")
+
+        self.step_count += 1
+        stats = sample_stats(x, fake, background=self.settings.background[0])
+        stats["proxy_error"] = proxy_error
+        return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_acc": acc,
+                "d_updated": d_updated, "proxy_l2": loss_l2.item(), "proxy_dom": loss_dom.item(),
+                **stats, **timings, "warnings": collapse_warnings(stats)}
+
+    def _check_finite(self, loss: torch.Tensor, phase: str, step: int | None = None) -> None:
+        if not torch.isfinite(loss):
+            step = self.step_count + 1 if step is None else step
+            last = checkpoint_path(self.out)
+            kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was written yet"
+            raise TrainingDiverged(f"{phase} loss became {loss.item()} at step {step}; {kept}. "
+                                   "Try lower learning rates or a smaller lambda_dom.")
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        n = self.nets
+        return {"config": self.config, "step": self.step_count,
+                "G": n.G.state_dict(), "R": n.R.state_dict(), "D": n.D.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_r": self.opt_r.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}
+
+    def load_state(self, state: dict) -> None:
+        n = self.nets
+        for name, module in (("G", n.G), ("R", n.R), ("D", n.D), ("opt_g", self.opt_g), ("opt_r", self.opt_r), ("opt_d", self.opt_d)):
+            module.load_state_dict(state[name])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        self.step_count = state["step"]
+
+    def sample_grid(self) -> torch.Tensor:
+        """Real-renderer images of 8 fixed-z samples from the three SAMPLE_VIEWS, plus the proxy's
+        images of the same: (6 * 8, C, H, W), rows f view 1-3 then R view 1-3."""
+        G, R = self.nets.G, self.nets.R
+        G.eval()
+        with torch.no_grad():
+            x = G(self.fixed_z)
+            rows = [self.f(x, [c] * len(x), [0.5] * len(x)) for c in SAMPLE_VIEWS]
+            rows += [R(x, frustum_grid([c] * len(x), self.p.image_size, self.p.voxel_res)) for c in SAMPLE_VIEWS]
+        G.train()
+        return torch.cat(rows)
+
+
+def checkpoint_path(out: Path) -> Path:
+    return out / "checkpoint.pt"
+
+
+def save_image_grid(images: torch.Tensor, path: Path, ncols: int) -> None:
+    """(B, C, H, W) in [0, 1] -> one PNG, row-major, one pixel of grey between tiles."""
+    b, c, h, w = images.shape
+    rows = -(-b // ncols)
+    canvas = torch.full((c, rows * (h + 1), ncols * (w + 1)), 0.5)
+    for i, img in enumerate(images):
+        r, k = divmod(i, ncols)
+        canvas[:, r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = img
+    arr = (canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    Image.fromarray(arr[..., 0] if c == 1 else arr).save(path)
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop log lines of steps after the checkpoint (a killed run may have logged a few more)."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= last_step]
+        path.write_text("".join(ln + "\n" for ln in lines))
+
+
+def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
+    """Resuming must not silently change what is being trained (only `steps` may grow)."""
+    s, w = dict(saved["preset"]), dict(wanted["preset"])
+    s.pop("steps"), w.pop("steps")
+    diff = {k: (s.get(k), w.get(k)) for k in set(s) | set(w) if s.get(k) != w.get(k)}
+    diff.update({k: (saved[k], wanted[k]) for k in ("method", "category", "seed") if saved[k] != wanted[k]})
+    if diff:
+        shown = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise ValueError(f"checkpoint {path} does not match the requested run ({shown})")
+
+
+def train(method: str = "iggan", category: str = "chair", preset: str | Preset | None = None,
+          out: str | Path = "runs/chair", seed: int = 0, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) one run into `out`; returns `out`. See the module docstring for what is written."""
+    p = get_preset(preset)
+    config = run_config(method, category, p, seed)
+    out = Path(out)
+    ckpt = checkpoint_path(out)
+    if resume and not ckpt.exists():
+        raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt}; run without --resume to start")
+    if not resume and ckpt.exists():
+        raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    metrics = out / "metrics.jsonl"
+
+    state = checkpoint.load(ckpt) if resume else None
+    if state is not None:
+        _check_resume(state["config"], config, ckpt)
+    trainer = Trainer(config, out)
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    if state is not None:
+        trainer.load_state(state)
+        _truncate_metrics(metrics, trainer.step_count)
+    else:
+        metrics.write_text("")
+        if p.pretrain:
+            log = trainer.pretrain_proxy(progress)
+            (out / "pretrain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+        checkpoint.save_atomic(trainer.state(), ckpt)
+
+    bar = tqdm(range(trainer.step_count, p.steps), initial=trainer.step_count, total=p.steps,
+               desc=f"{method} {category}", disable=not progress)
+    seen_warnings: set[str] = set()
+    with metrics.open("a") as log:
+        for _ in bar:
+            row = trainer.step()
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            for kind, message in row["warnings"].items():
+                if kind not in seen_warnings or row["step"] % p.sample_every == 0:
+                    tqdm.write(f"step {row['step']}: warning: {message}")
+                    seen_warnings.add(kind)
+            bar.set_postfix(d=f"{row['loss_d']:.2f}", g=f"{row['loss_g']:.2f}", proxy=f"{row['proxy_error']:.4f}",
+                            occ=f"{row['occupancy']:.3f}", div=f"{row['diversity']:.2f}")
+            if row["step"] % p.sample_every == 0 or row["step"] == p.steps:
+                save_image_grid(trainer.sample_grid(), out / "samples" / f"step_{row['step']:06d}.png", ncols=8)
+            if row["step"] % p.checkpoint_every == 0 or row["step"] == p.steps:
+                checkpoint.save_atomic(trainer.state(), ckpt)
+    return out
+
+
+def load_generator(run: str | Path) -> tuple[Generator, Preset]:
+    """The trained generator of a run folder (eval mode) and the preset it was trained with."""
+    state = checkpoint.load(checkpoint_path(Path(run)))
+    p = preset_from_dict(state["config"]["preset"])
+    G = build_nets(p).G
+    G.load_state_dict(state["G"])
+    return G.eval(), p

@@ -1,0 +1,152 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from igan_lite import checkpoint
+from igan_lite.diagnostics import collapse_warnings, sample_stats
+from igan_lite.presets import get_preset
+from igan_lite.sample import sample_run
+from igan_lite.train import TrainingDiverged, train
+
+SMOKE = get_preset("smoke")
+LOSSES = ("loss_d", "loss_g", "proxy_l2", "proxy_dom", "proxy_error", "occupancy", "diversity", "d_acc")
+
+
+def read_metrics(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # datasets are cached under ./data
+    return tmp_path
+
+
+def test_a_smoke_run_writes_metrics_samples_and_checkpoint(in_tmp):
+    run = train("iggan", "chair", SMOKE, in_tmp / "run", progress=False)
+    rows = read_metrics(run)
+    assert [r["step"] for r in rows] == list(range(1, SMOKE.steps + 1))
+    for key in LOSSES + ("time_real_render", "time_proxy", "time_generator", "time_discriminator", "isolated"):
+        assert all(np.isfinite(r[key]) for r in rows), key
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
+    assert checkpoint.load(run / "checkpoint.pt")["step"] == SMOKE.steps
+    assert len((run / "pretrain.jsonl").read_text().splitlines()) == SMOKE.pretrain_steps
+    out = sample_run(run, 3)
+    assert (out / "renders.png").exists() and np.load(out / "voxels.npz")["voxels"].shape == (3, 16, 16, 16)
+    assert len(list(out.glob("*.ply"))) >= 1
+
+
+def _cli(args, cwd):
+    env = {**os.environ, "IGAN_PRESET": "smoke"}
+    return [sys.executable, "-m", "igan_lite.cli", *args], dict(cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkill_and_resume_gives_the_same_numbers(tmp_path):
+    args = ["train", "--preset", "smoke", "--steps", "10", "--quiet"]
+    cmd, kw = _cli(args + ["--out", "straight"], tmp_path)
+    assert subprocess.run(cmd, **kw, timeout=600).returncode == 0
+
+    cmd, kw = _cli(args + ["--out", "killed"], tmp_path)
+    proc = subprocess.Popen(cmd, **kw)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 5):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 5 <= len(metrics.read_text().splitlines()) < 10, "the run finished before it could be killed"
+    killed_at = checkpoint.load(tmp_path / "killed" / "checkpoint.pt")["step"]
+    assert killed_at < 10
+
+    cmd, kw = _cli(args + ["--out", "killed", "--resume"], tmp_path)
+    assert subprocess.run(cmd, **kw, timeout=600).returncode == 0
+    a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "killed")
+    assert [r["step"] for r in b] == list(range(1, 11))
+    for ra, rb in zip(a, b):
+        assert {k: ra[k] for k in LOSSES} == {k: rb[k] for k in LOSSES}, ra["step"]
+
+
+def test_resume_errors(in_tmp):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train("iggan", "chair", SMOKE, in_tmp / "none", resume=True, progress=False)
+    run = train("iggan", "chair", get_preset("smoke", steps=2), in_tmp / "run", progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train("iggan", "chair", SMOKE, run, progress=False)
+    with pytest.raises(ValueError, match="voxel_res: checkpoint 16 vs requested 32"):
+        train("iggan", "chair", get_preset("smoke", voxel_res=32), run, resume=True, progress=False)
+    # a longer run may continue the same one
+    train("iggan", "chair", get_preset("smoke", steps=3), run, resume=True, progress=False)
+    assert checkpoint.load(run / "checkpoint.pt")["step"] == 3
+    (run / "checkpoint.pt").write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(ValueError, match="corrupt"):
+        train("iggan", "chair", SMOKE, run, resume=True, progress=False)
+    with pytest.raises(ValueError, match="unknown method 'nerf'"):
+        train("nerf", "chair", SMOKE, in_tmp / "x", progress=False)
+
+
+def test_nan_stops_with_step_phase_and_keeps_the_checkpoint(in_tmp, monkeypatch):
+    from igan_lite import losses
+
+    monkeypatch.setattr(losses, "g_loss", lambda logits: logits.mean() * float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"generator loss became nan at step 1; the last good checkpoint is .*checkpoint.pt"):
+        train("iggan", "chair", SMOKE, in_tmp / "run", progress=False)
+    assert checkpoint.load(in_tmp / "run" / "checkpoint.pt")["step"] == 0
+
+
+def test_ablation_flags_reach_the_config(in_tmp):
+    from igan_lite.cli import main
+
+    assert main(["train", "--preset", "smoke", "--out", "nodom", "--no-dom", "--no-pretrain", "--steps", "1",
+                 "--set", "proxy_steps=1", "--quiet"]) == 0
+    cfg = json.loads((in_tmp / "nodom" / "config.json").read_text())["preset"]
+    assert cfg["lambda_dom"] == 0.0 and cfg["pretrain"] is False and cfg["proxy_steps"] == 1
+    assert not (in_tmp / "nodom" / "pretrain.jsonl").exists()
+    assert main(["train", "--out", "y", "--set", "lambda_dom"]) == 2
+
+
+# --- collapse detection: one test per failure mode of DESIGN §4 ---------------------------------
+
+def _stats(x, renders=None):
+    renders = torch.ones(len(x), 1, 8, 8) if renders is None else renders
+    return collapse_warnings(sample_stats(torch.as_tensor(x, dtype=torch.float32), renders))
+
+
+def test_speckle_is_detected():
+    rng = np.random.default_rng(0)
+    assert "speckle" in _stats((rng.random((8, 1, 16, 16, 16)) < 0.03).astype(np.float32))
+
+
+def test_identical_samples_are_detected():
+    one = np.zeros((1, 1, 16, 16, 16), np.float32)
+    one[..., 4:12, 4:12, 4:12] = 1
+    assert "alike" in _stats(np.repeat(one, 8, 0))
+
+
+def test_occupancy_stuck_under_the_threshold_is_detected_in_a_run(in_tmp, monkeypatch):
+    import igan_lite.nets as nets
+
+    original = nets.Generator.__init__
+
+    def broken(self, *a, **k):  # every occupancy starts at sigmoid(-6) = 0.0025
+        original(self, *a, **k)
+        torch.nn.init.constant_(self.blocks[-2].bias, -6.0)
+
+    monkeypatch.setattr(nets.Generator, "__init__", broken)
+    run = train("iggan", "chair", get_preset("smoke", steps=2, pretrain=False), in_tmp / "r", progress=False)
+    warnings = read_metrics(run)[0]["warnings"]
+    assert "empty" in warnings and "blank" in warnings
+
+
+def test_healthy_varied_shapes_raise_no_warning():
+    from igan_lite.shapes import make_shape
+
+    x = np.stack([make_shape("chair", s).voxels(16) for s in range(8)])[:, None]
+    renders = torch.rand(8, 1, 8, 8) * 0.5
+    assert _stats(x, renders) == {}
