@@ -31,6 +31,18 @@ def dom_loss(d_on_proxy: torch.Tensor, d_on_real_render: torch.Tensor) -> torch.
     return F.mse_loss(d_on_proxy, d_on_real_render.detach())
 
 
+def proxy_loss(proxy_images, real_renders, discriminator, lambda_l2: float, lambda_dom: float):
+    """The proxy's objective: lambda_l2 * ||R - f||^2 + lambda_dom * L_DOM -> (total, l2, dom).
+    `discriminator` must have requires_grad off: DOM trains R, never D."""
+    l2 = proxy_l2(proxy_images, real_renders)
+    if lambda_dom == 0:
+        return lambda_l2 * l2, l2, torch.zeros(())
+    with torch.no_grad():
+        target = discriminator(real_renders)
+    dom = dom_loss(discriminator(proxy_images), target)
+    return lambda_l2 * l2 + lambda_dom * dom, l2, dom
+
+
 def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> float:
     """Fraction of real and fake images D classifies correctly (used to balance D)."""
     correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()

@@ -21,7 +21,7 @@ class Preset:
     # networks (docs/method.md §4)
     z_dim: int = 64
     g_width: int = 64  # generator channels at 4^3, halved at each doubling
-    proxy_width: int = 8  # proxy's first 3D conv channels
+    proxy_width: int = 16  # proxy's 3D conv channels (2D layers use 4x)
     d_width: int = 32  # discriminator's first conv channels
     # optimisation (docs/method.md §2, §5)
     batch_size: int = 32

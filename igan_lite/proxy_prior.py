@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
+from scipy.special import expit
 
 from .shapes import Shape, box, ellipsoid, frustum, rotation
 
@@ -35,7 +36,7 @@ def blob_grids(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
     for g in noise:
         b = ndimage.gaussian_filter(g, sigma=rng.uniform(0.5, 3.0))
         b = (b - np.quantile(b, rng.uniform(0.6, 0.97))) / (b.std() + 1e-6)
-        out.append(1 / (1 + np.exp(-rng.uniform(2, 20) * b)))
+        out.append(expit(rng.uniform(2, 20) * b))
     return np.stack(out).astype(np.float32)
 
 

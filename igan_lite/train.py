@@ -76,6 +76,7 @@ class Trainer:
     # --- the real renderer and the proxy on the same batch --------------------------------------
 
     def sample_views(self, b: int):
+        """Cameras from the prior, f's surface level per shape, and the proxy's frustum grids."""
         cams = self.prior.sample(b, self.rng)
         thresholds = self.rng.uniform(*self.p.threshold_range, b)
         return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res)
@@ -84,11 +85,17 @@ class Trainer:
         """The real, non-differentiable renderer on detached voxels."""
         return render_voxels(x.detach(), cams, self.settings, thresholds)
 
+    def proxy(self, x: torch.Tensor, grid: torch.Tensor, thresholds) -> torch.Tensor:
+        """R on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5 on the shifted
+        grid, so R learns one renderer instead of a blur over unseen thresholds (docs/method.md §10)."""
+        shift = torch.as_tensor(0.5 - np.asarray(thresholds), dtype=x.dtype).view(-1, 1, 1, 1, 1)
+        return self.nets.R(x + shift, grid)
+
     # --- proxy pretraining (docs/method.md §3) -------------------------------------------------
 
     def pretrain_proxy(self, progress: bool = True) -> list[dict]:
         """Fit R to f by pixel L2 on prior_grids (primitives, blobs, speckle, untrained G)."""
-        p, R = self.p, self.nets.R
+        p = self.p
         self.nets.G.eval()
         grids = torch.from_numpy(prior_grids(p.voxel_res, p.pretrain_shapes, self.rng, self.nets.G))[:, None]
         self.nets.G.train()
@@ -96,8 +103,8 @@ class Trainer:
         images = torch.cat([self.f(grids[i:i + 64], cams[i:i + 64], thresholds[i:i + 64]) for i in range(0, len(grids), 64)])
         log = []
         for step in tqdm(range(p.pretrain_steps), desc="pretraining proxy", disable=not progress):
-            idx = torch.from_numpy(self.rng.choice(len(grids), p.batch_size, replace=False))
-            loss = losses.proxy_l2(R(grids[idx], grid[idx]), images[idx])
+            idx = self.rng.choice(len(grids), p.batch_size, replace=False)
+            loss = losses.proxy_l2(self.proxy(grids[idx], grid[idx], thresholds[idx]), images[idx])
             self._check_finite(loss, "proxy pretraining", step)
             self.opt_r.zero_grad()
             loss.backward()
@@ -139,14 +146,11 @@ class Trainer:
 
         # 2. proxy: pixel L2 + discriminator output matching, on the same generated shapes
         D.requires_grad_(False)
-        with torch.no_grad():
-            d_on_fake = D(fake)
-            proxy_error = losses.proxy_l2(R(x.detach(), grid), fake).item()  # before this step's update
-        for _ in range(p.proxy_steps):
-            proxy_images = R(x.detach(), grid)
-            loss_l2 = losses.proxy_l2(proxy_images, fake)
-            loss_dom = losses.dom_loss(D(proxy_images), d_on_fake)
-            loss_r = p.lambda_l2 * loss_l2 + p.lambda_dom * loss_dom
+        for k in range(p.proxy_steps):
+            proxy_images = self.proxy(x.detach(), grid, thresholds)
+            loss_r, loss_l2, loss_dom = losses.proxy_loss(proxy_images, fake, D, p.lambda_l2, p.lambda_dom)
+            if k == 0:
+                proxy_error = loss_l2.item()  # R's error on this batch of generator samples, before updating
             self._check_finite(loss_r, "proxy")
             self.opt_r.zero_grad()
             loss_r.backward()
@@ -155,7 +159,7 @@ class Trainer:
 
         # 3. generator: adversarial loss through the proxy, gradients flow R -> G
         R.requires_grad_(False)
-        loss_g = losses.g_loss(D(R(x, grid)))
+        loss_g = losses.g_loss(D(self.proxy(x, grid, thresholds)))
         self._check_finite(loss_g, "generator")
         self.opt_g.zero_grad()
         loss_g.backward()
@@ -199,12 +203,13 @@ class Trainer:
     def sample_grid(self) -> torch.Tensor:
         """Real-renderer images of 8 fixed-z samples from the three SAMPLE_VIEWS, plus the proxy's
         images of the same: (6 * 8, C, H, W), rows f view 1-3 then R view 1-3."""
-        G, R = self.nets.G, self.nets.R
+        G = self.nets.G
         G.eval()
         with torch.no_grad():
             x = G(self.fixed_z)
             rows = [self.f(x, [c] * len(x), [0.5] * len(x)) for c in SAMPLE_VIEWS]
-            rows += [R(x, frustum_grid([c] * len(x), self.p.image_size, self.p.voxel_res)) for c in SAMPLE_VIEWS]
+            rows += [self.proxy(x, frustum_grid([c] * len(x), self.p.image_size, self.p.voxel_res), [0.5] * len(x))
+                     for c in SAMPLE_VIEWS]
         G.train()
         return torch.cat(rows)
 
@@ -244,8 +249,10 @@ def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
 
 
 def train(method: str = "iggan", category: str = "chair", preset: str | Preset | None = None,
-          out: str | Path = "runs/chair", seed: int = 0, resume: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) one run into `out`; returns `out`. See the module docstring for what is written."""
+          out: str | Path = "runs/chair", seed: int = 0, resume: bool = False, progress: bool = True,
+          callback=None) -> Path:
+    """Train (or resume) one run into `out`; returns `out`. See the module docstring for what is written.
+    `callback(row, trainer)`, if given, is called after every step (notebooks draw live plots with it)."""
     p = get_preset(preset)
     config = run_config(method, category, p, seed)
     out = Path(out)
@@ -281,6 +288,8 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
             row = trainer.step()
             log.write(json.dumps(row) + "\n")
             log.flush()
+            if callback is not None:
+                callback(row, trainer)
             for kind, message in row["warnings"].items():
                 if kind not in seen_warnings or row["step"] % p.sample_every == 0:
                     tqdm.write(f"step {row['step']}: warning: {message}")

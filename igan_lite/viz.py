@@ -71,3 +71,31 @@ def render_panel(grids: dict, settings: RenderSettings):
     widgets.interactive_output(draw, controls)
     return widgets.VBox([widgets.HBox([controls["name"], controls["azimuth"], controls["elevation"]]),
                          widgets.HBox([controls["sun"], controls["ambient"]]), out])
+
+
+METRIC_PANELS = {
+    "GAN losses": ("loss_d", "loss_g"),
+    "proxy vs f on generator samples": ("proxy_error",),
+    "discriminator accuracy": ("d_acc",),
+    "occupancy": ("occupancy",),
+    "diversity (1 - IoU)": ("diversity",),
+    "isolated voxels": ("isolated",),
+}
+
+
+def plot_metrics(rows: list[dict], panels: dict = METRIC_PANELS, smooth: int = 5):
+    """Training curves from metrics.jsonl rows, one panel per group, moving average over `smooth` steps."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), squeeze=False)
+    steps = np.array([r["step"] for r in rows])
+    for ax, (title, keys) in zip(axes[0], panels.items()):
+        for key in keys:
+            y = np.array([r[key] for r in rows], dtype=float)
+            if len(y) >= smooth > 1:
+                y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+            ax.plot(steps[len(steps) - len(y):], y, label=key)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        if len(keys) > 1:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -49,6 +49,15 @@ def test_proxy_sees_a_single_voxel():
     assert x.grad[0, 0, k, j, i].abs() > 0
 
 
+def test_voxel_shuffle_places_each_channel_at_its_own_sub_voxel():
+    from igan_lite.nets import voxel_shuffle
+
+    x = torch.zeros(1, 8, 2, 2, 2)
+    x[0, 5, 1, 0, 1] = 1.0  # channel 5 = (dz, dy, dx) = (1, 0, 1) at coarse voxel (z, y, x) = (1, 0, 1)
+    y = voxel_shuffle(x)
+    assert y.shape == (1, 1, 4, 4, 4) and y.sum() == 1 and y[0, 0, 3, 0, 3] == 1
+
+
 def test_bad_resolution_is_rejected():
     with pytest.raises(ValueError, match="power of two"):
         Generator(8, 24, 16)
