@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 reproduce: setup
 	$(BIN)/igan-lite dataset build --category all --preset $(PRESET)
 	@mkdir -p runs/notebooks
-	IGAN_PRESET=$(PRESET) $(BIN)/papermill --cwd notebooks notebooks/01_dataset.ipynb runs/notebooks/01_dataset.ipynb
+	for nb in notebooks/0*.ipynb; do IGAN_PRESET=$(PRESET) $(BIN)/papermill --cwd notebooks $$nb runs/$$nb || exit 1; done
 	@echo "figures written to figures/; executed notebooks in runs/notebooks/"
 
 test: setup

@@ -310,3 +310,11 @@ def load_generator(run: str | Path) -> tuple[Generator, Preset]:
     G = build_nets(p).G
     G.load_state_dict(state["G"])
     return G.eval(), p
+
+
+def read_metrics(run: str | Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl (one per step)."""
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{run} has no metrics.jsonl: is it a run folder written by `igan-lite train`?")
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
