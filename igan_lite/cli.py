@@ -3,6 +3,7 @@
   igan-lite dataset build --category chair --preset smoke --out DIR
   igan-lite train --method iggan --category chair --preset lite --out runs/chair [--no-dom] [--resume]
   igan-lite sample --run runs/chair --n 16
+  igan-lite evaluate --run runs/chair
 """
 from __future__ import annotations
 
@@ -65,6 +66,20 @@ def _sample(args) -> None:
     print(f"samples written to {sample_run(args.run, args.n, args.out, seed=args.seed)}")
 
 
+def _evaluate(args) -> None:
+    from .evaluate import evaluate_run
+
+    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots)
+    label = result["label"]
+    print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; 3D: IoU vs {label['n']} reference {label['category']}s")
+    print(f"{'':>24} {'FD-lite':>8} {'nearest IoU':>11} {'COV':>6} {'MMD':>6} {'1-NNA':>6} {'occupancy':>9}")
+    rows = {**{f"  {k}": v for k, v in result.get("snapshots", {}).items()},
+            **{k: result[k] for k in ("generator", "untrained_generator", "random_boxes", "real_vs_real") if k in result}}
+    for name, r in rows.items():
+        print(f"{name:>24} {r['fd_lite']:>8.2f} {r['nearest_iou']:>11.3f} {r['cov']:>6.3f} {r['mmd']:>6.3f} {r['1nna']:>6.3f} {r['occupancy']:>9.4f}")
+    print(f"written to {args.run}/evaluation.json")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="igan-lite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -98,6 +113,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="default: RUN/samples-final")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_sample)
+
+    e = sub.add_parser("evaluate", help="FD-lite and 3D metrics of a run, beside baselines")
+    e.add_argument("--run", required=True)
+    e.add_argument("--n", type=int, default=500, help="samples per set (FD-lite needs >= 50)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--snapshots", action="store_true", help="also score every saved generator snapshot")
+    e.set_defaults(func=_evaluate)
     return p
 
 

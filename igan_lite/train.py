@@ -1,7 +1,8 @@
 """IG-GAN training (docs/method.md §2): proxy pretraining, then D / proxy / G updates per iteration.
 
-A run folder holds config.json, metrics.jsonl (one line per step), samples/*.png and checkpoint.pt
-(atomic, every `checkpoint_every` steps, with every RNG state, so `resume=True` continues bit for bit).
+A run folder holds config.json, metrics.jsonl (one line per step), samples/*.png, generators/*.pt (the
+generator every `sample_every` steps) and checkpoint.pt (atomic, every `checkpoint_every` steps, with every
+RNG state, so `resume=True` continues bit for bit).
 """
 from __future__ import annotations
 
@@ -263,6 +264,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
+    (out / "generators").mkdir(exist_ok=True)
     metrics = out / "metrics.jsonl"
 
     state = checkpoint.load(ckpt) if resume else None
@@ -298,14 +300,17 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
                             occ=f"{row['occupancy']:.3f}", div=f"{row['diversity']:.2f}")
             if row["step"] % p.sample_every == 0 or row["step"] == p.steps:
                 save_image_grid(trainer.sample_grid(), out / "samples" / f"step_{row['step']:06d}.png", ncols=8)
+                checkpoint.save_atomic({"config": config, "step": row["step"], "G": trainer.nets.G.state_dict()},
+                                       out / "generators" / f"step_{row['step']:06d}.pt")
             if row["step"] % p.checkpoint_every == 0 or row["step"] == p.steps:
                 checkpoint.save_atomic(trainer.state(), ckpt)
     return out
 
 
-def load_generator(run: str | Path) -> tuple[Generator, Preset]:
-    """The trained generator of a run folder (eval mode) and the preset it was trained with."""
-    state = checkpoint.load(checkpoint_path(Path(run)))
+def load_generator(run: str | Path, snapshot: str | Path | None = None) -> tuple[Generator, Preset]:
+    """The trained generator of a run folder (eval mode) and the preset it was trained with; `snapshot`
+    picks a file from RUN/generators/ (written every `sample_every` steps) instead of the last checkpoint."""
+    state = checkpoint.load(Path(snapshot) if snapshot is not None else checkpoint_path(Path(run)))
     p = preset_from_dict(state["config"]["preset"])
     G = build_nets(p).G
     G.load_state_dict(state["G"])

@@ -150,3 +150,25 @@ def test_healthy_varied_shapes_raise_no_warning():
     x = np.stack([make_shape("chair", s).voxels(16) for s in range(8)])[:, None]
     renders = torch.rand(8, 1, 8, 8) * 0.5
     assert _stats(x, renders) == {}
+
+
+def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
+    from igan_lite import evaluate
+    from igan_lite.cli import main
+
+    monkeypatch.setattr(evaluate, "CACHE", in_tmp / "cache")
+    p = get_preset("smoke", n_shapes=100, steps=3)
+    run = train("iggan", "chair", p, in_tmp / "run", progress=False)
+    assert main(["evaluate", "--run", str(run), "--n", "50", "--snapshots"]) == 0
+    printed = capsys.readouterr().out
+    assert "FD-lite: FeatureNet" in printed and "n=50" in printed and "real_vs_real" in printed
+    result = json.loads((run / "evaluation.json").read_text())
+    for name in ("generator", "untrained_generator", "random_boxes", "real_vs_real"):
+        assert np.isfinite(result[name]["fd_lite"]) and 0 <= result[name]["nearest_iou"] <= 1
+    assert list(result["snapshots"]) == ["step_000003"]
+    # real shapes are closer to real shapes than random boxes are
+    assert result["real_vs_real"]["nearest_iou"] > result["random_boxes"]["nearest_iou"]
+    assert result["real_vs_real"]["fd_lite"] < result["random_boxes"]["fd_lite"]
+    assert (in_tmp / "cache" / "featurenet-smoke-32px-gray.pt").exists()
+    with pytest.raises(ValueError, match="needs 400 ground-truth shapes"):
+        evaluate.evaluate_run(run, n=200)

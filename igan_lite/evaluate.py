@@ -1,0 +1,90 @@
+"""Evaluate a run: FD-lite of real-renderer images and 3D metrics, beside reference baselines.
+
+Baselines on the same protocol: the untrained generator (same architecture and seed), unions of random
+boxes (`proxy_prior.primitive_grids`), and a real-vs-real floor (two disjoint halves of the ground truth).
+Every number carries its label: extractor, n, seed.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .camera import CameraPrior
+from .data import build_dataset, default_dir, load_dataset, load_eval_voxels, render_settings
+from .metrics import FeatureNet, fd_lite, shape_metrics, train_feature_net
+from .presets import Preset
+from .proxy_prior import primitive_grids
+from .render import render_voxels
+from .shapes import CATEGORIES
+from .train import build_nets, load_generator
+
+CACHE = Path.home() / ".cache" / "igan-lite"
+
+
+def feature_net(p: Preset) -> FeatureNet:
+    """FD-lite's extractor for this preset's images: trained once on every category's dataset, then cached
+    in CACHE (~/.cache/igan-lite)."""
+    path = CACHE / f"featurenet-{p.name}-{p.image_size}px-{'rgb' if p.color else 'gray'}.pt"
+    net = FeatureNet(3 if p.color else 1, len(CATEGORIES))
+    if path.exists():
+        net.load_state_dict(checkpoint.load(path)["weights"])
+        return net.eval()
+    images, labels = [], []
+    for label, category in enumerate(sorted(CATEGORIES)):
+        ds = load_dataset(build_dataset(category, p, default_dir(category, p), progress=False))
+        images.append(ds.batch(slice(None)))
+        labels.append(torch.full((len(ds),), label))
+    net = train_feature_net(torch.cat(images), torch.cat(labels))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    checkpoint.save_atomic({"config": {"preset": p.name, "categories": sorted(CATEGORIES)}, "weights": net.state_dict()}, path)
+    return net
+
+
+def _renders(voxels: np.ndarray, p: Preset, seed: int) -> torch.Tensor:
+    cams = CameraPrior().sample(len(voxels), np.random.default_rng(seed))
+    return render_voxels(voxels, cams, render_settings(p))
+
+
+def score(voxels: np.ndarray, reference: np.ndarray, real_images: torch.Tensor, net: FeatureNet, p: Preset, seed: int) -> dict:
+    """FD-lite (f-renders of `voxels`, one random view each, vs real images) and the 3D metrics."""
+    return {"fd_lite": fd_lite(net, _renders(voxels, p, seed), real_images), **shape_metrics(voxels, reference),
+            "occupancy": float((voxels > 0.5).mean())}
+
+
+def generate(G, n: int, seed: int) -> np.ndarray:
+    z = torch.from_numpy(np.random.default_rng(seed).standard_normal((n, G.z_dim))).float()
+    with torch.no_grad():
+        return torch.cat([G(b) for b in z.split(64)])[:, 0].numpy()
+
+
+def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool = True, snapshots: bool = False) -> dict:
+    """Score RUN's generator (and, with `snapshots`, every saved step) against the ground truth; writes
+    RUN/evaluation.json and returns it."""
+    run = Path(run)
+    G, p = load_generator(run)
+    category = json.loads((run / "config.json").read_text())["category"]
+    data = default_dir(category, p)
+    real = load_dataset(data).batch(slice(0, n))
+    truth = load_eval_voxels(data)
+    if len(truth) < 2 * n:
+        raise ValueError(f"n={n} needs {2 * n} ground-truth shapes (n for FD-lite's real images, n as 3D reference); the dataset has {len(truth)}")
+    reference = truth[n:2 * n]  # disjoint from the shapes behind the real images
+    net = feature_net(p)
+    result = {"label": {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
+                        "n": n, "seed": seed, "category": category, "preset": p.name},
+              "generator": score(generate(G, n, seed), reference, real, net, p, seed + 1)}
+    if snapshots:
+        result["snapshots"] = {f.stem: score(generate(load_generator(run, f)[0], n, seed), reference, real, net, p, seed + 1)
+                               for f in sorted((run / "generators").glob("step_*.pt"))}
+    if baselines:
+        torch.manual_seed(json.loads((run / "config.json").read_text())["seed"])
+        untrained = build_nets(p).G.eval()
+        result["untrained_generator"] = score(generate(untrained, n, seed), reference, real, net, p, seed + 1)
+        result["random_boxes"] = score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)), reference, real, net, p, seed + 1)
+        result["real_vs_real"] = score(truth[:n], reference, real, net, p, seed + 2)
+    (run / "evaluation.json").write_text(json.dumps(result, indent=2))
+    return result
