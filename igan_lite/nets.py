@@ -36,9 +36,11 @@ class Generator(nn.Module):
     voxel shuffle (each output voxel has its own weights: one-voxel detail is possible), BatchNorm, ReLU.
     On a CPU this is ~5x faster than upsample + conv, whose 1-channel output conv is very slow.
     The last bias starts at 0, so initial occupancies straddle f's threshold (DESIGN §4, third failure).
+    `smooth` > 1 averages the output logits over a smooth^3 box: a low-pass that makes isolated-voxel
+    speckle (DESIGN §4, first failure) expensive to produce (docs/experiments.md).
     """
 
-    def __init__(self, z_dim: int, voxel_res: int, width: int):
+    def __init__(self, z_dim: int, voxel_res: int, width: int, smooth: int = 0):
         super().__init__()
         levels = _levels(voxel_res)
         self.z_dim, self.width = z_dim, width
@@ -48,10 +50,12 @@ class Generator(nn.Module):
             last = i == levels - 1
             out = 1 if last else max(ch // 2, 8)
             blocks += [nn.Conv3d(ch, 8 * out, 3, padding=1), VoxelShuffle()]
-            blocks += [nn.Sigmoid()] if last else [nn.BatchNorm3d(out), nn.ReLU()]
+            blocks += [nn.BatchNorm3d(out), nn.ReLU()] if not last else (
+                [nn.AvgPool3d(smooth, 1, smooth // 2, count_include_pad=False)] if smooth > 1 else []) + [nn.Sigmoid()]
             ch = out
         self.blocks = nn.Sequential(*blocks)
-        nn.init.zeros_(self.blocks[-3].bias)  # the output conv
+        self.output_conv = next(m for m in reversed(self.blocks) if isinstance(m, nn.Conv3d))
+        nn.init.zeros_(self.output_conv.bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.fc(z).view(-1, self.width, 4, 4, 4))
@@ -93,9 +97,13 @@ class ProxyRenderer(nn.Module):
 
 class Discriminator(nn.Module):
     """D_ψ(y): images (B, C, H, W) in [0, 1] -> logits (B,). DCGAN-style strided 4x4 convs with
-    spectral norm on every layer (docs/method.md §4), down to 4x4, then a linear layer."""
+    spectral norm on every layer (docs/method.md §4), down to 4x4, then a linear layer.
 
-    def __init__(self, image_size: int, channels: int, width: int):
+    `minibatch_std` appends the batch's feature standard deviation as one more 4x4 channel (Karras et
+    al. 2018): a batch of near-identical fakes looks unlike a batch of varied real images, so D can
+    punish mode collapse (docs/experiments.md)."""
+
+    def __init__(self, image_size: int, channels: int, width: int, minibatch_std: bool = False):
         super().__init__()
         layers, ch, size = [], channels, image_size
         out = width
@@ -103,7 +111,12 @@ class Discriminator(nn.Module):
             layers += [spectral_norm(nn.Conv2d(ch, out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
             ch, size, out = out, size // 2, min(out * 2, 8 * width)
         self.features = nn.Sequential(*layers)
-        self.head = spectral_norm(nn.Linear(ch * size * size, 1))
+        self.minibatch_std = minibatch_std
+        self.head = spectral_norm(nn.Linear((ch + minibatch_std) * size * size, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(images * 2 - 1).flatten(1)).squeeze(1)
+        h = self.features(images * 2 - 1)
+        if self.minibatch_std:
+            std = h.std(dim=0, unbiased=False).mean().expand(h.shape[0], 1, *h.shape[2:])
+            h = torch.cat([h, std], 1)
+        return self.head(h.flatten(1)).squeeze(1)

@@ -21,8 +21,10 @@ class Preset:
     # networks (docs/method.md §4)
     z_dim: int = 64
     g_width: int = 64  # generator channels at 4^3, halved at each doubling
+    g_smooth: int = 0  # box filter size on the generator's output logits (0: none)
     proxy_width: int = 16  # proxy's 3D conv channels (2D layers use 4x)
     d_width: int = 32  # discriminator's first conv channels
+    d_minibatch_std: bool = False  # D sees the batch's feature spread (against mode collapse)
     # optimisation (docs/method.md §2, §5)
     batch_size: int = 32
     steps: int = 1000

@@ -42,9 +42,9 @@ class Nets:
 
 def build_nets(p: Preset) -> Nets:
     channels = 3 if p.color else 1
-    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width),
+    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth),
                 ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width),
-                Discriminator(p.image_size, channels, p.d_width))
+                Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))
 
 
 def run_config(method: str, category: str, p: Preset, seed: int) -> dict:

@@ -80,3 +80,26 @@ def test_gan_losses_are_binary_cross_entropy():
     assert torch.isclose(losses.d_loss(real, fake), expected)
     assert torch.isclose(losses.g_loss(fake), bce(fake, torch.ones(2)))
     assert losses.d_accuracy(real, fake) == 0.5
+
+
+def test_smoothing_the_output_logits_suppresses_speckle():
+    from igan_lite.diagnostics import sample_stats
+
+    stats = {}
+    for smooth in (0, 3):
+        torch.manual_seed(0)
+        x = Generator(16, 32, 32, smooth)(torch.randn(4, 16))
+        stats[smooth] = sample_stats(x, torch.zeros(4, 1, 4, 4))["isolated"]
+    assert stats[3] < 0.5 * stats[0]
+
+
+def test_minibatch_std_lets_d_see_the_batch():
+    from igan_lite.nets import Discriminator
+
+    torch.manual_seed(0)
+    d = Discriminator(16, 1, 8, minibatch_std=True).eval()  # eval: spectral norm stops its power iteration
+    img = torch.rand(1, 1, 16, 16)
+    alike, varied = img.repeat(4, 1, 1, 1), torch.cat([img, torch.rand(3, 1, 16, 16)])
+    assert not torch.isclose(d(alike)[0], d(varied)[0])
+    plain = Discriminator(16, 1, 8).eval()
+    assert torch.isclose(plain(alike)[0], plain(varied)[0])
