@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 # The CPU wheel; for CUDA: make setup TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
 TORCH ?= torch==2.13.0
 PRESET ?= lite
+NB03_STEPS ?= 100  # notebook 03 trains this many steps under `make reproduce`; `make checkpoints` trains the full recipe
 export EGL_PLATFORM := surfaceless
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup reproduce test benchmark clean
+.PHONY: setup reproduce test benchmark checkpoints clean
 
 setup: $(VENV)/.installed
 
@@ -23,7 +24,8 @@ $(VENV)/.installed: pyproject.toml
 reproduce: setup
 	$(BIN)/igan-lite dataset build --category all --preset $(PRESET)
 	@mkdir -p runs/notebooks
-	for nb in notebooks/0*.ipynb; do IGAN_PRESET=$(PRESET) $(BIN)/papermill --cwd notebooks $$nb runs/$$nb || exit 1; done
+	for nb in notebooks/0*.ipynb; do IGAN_PRESET=$(PRESET) $(BIN)/papermill --cwd notebooks $$nb runs/$$nb \
+		$$( [[ $$nb == *03_* ]] && echo -p steps $(NB03_STEPS) ) || exit 1; done
 	@echo "figures written to figures/; executed notebooks in runs/notebooks/"
 
 test: setup
@@ -31,6 +33,14 @@ test: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/render_throughput.py
+	$(BIN)/python benchmarks/train_step.py
+
+# The shipped lite generator (docs/experiments.md): train, evaluate, export the generator and proxy.
+checkpoints: setup
+	$(BIN)/igan-lite train --preset lite --category chair --out runs/chair-lite \
+		$$( [ -f runs/chair-lite/checkpoint.pt ] && echo --resume )
+	$(BIN)/igan-lite evaluate --run runs/chair-lite --snapshots
+	$(BIN)/igan-lite export --run runs/chair-lite --out checkpoints/chair-lite
 
 clean:
 	rm -rf $(VENV) data runs

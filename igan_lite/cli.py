@@ -80,6 +80,12 @@ def _evaluate(args) -> None:
     print(f"written to {args.run}/evaluation.json")
 
 
+def _export(args) -> None:
+    from .train import export_run
+
+    print(f"exported to {export_run(args.run, args.out)}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="igan-lite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -120,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--snapshots", action="store_true", help="also score every saved generator snapshot")
     e.set_defaults(func=_evaluate)
+
+    x = sub.add_parser("export", help="copy a run's generator and proxy (no D, no optimiser) for sharing")
+    x.add_argument("--run", required=True)
+    x.add_argument("--out", required=True)
+    x.set_defaults(func=_export)
     return p
 
 

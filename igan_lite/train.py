@@ -323,3 +323,18 @@ def read_metrics(run: str | Path) -> list[dict]:
     if not path.exists():
         raise FileNotFoundError(f"{run} has no metrics.jsonl: is it a run folder written by `igan-lite train`?")
     return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def export_run(run: str | Path, out: str | Path) -> Path:
+    """Copy what is needed to sample and inspect a run (config, generator, proxy, curves, last samples)
+    into `out`, without D and the optimiser states: a few MB, small enough to ship."""
+    run, out = Path(run), Path(out)
+    state = checkpoint.load(checkpoint_path(run))
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint.save_atomic({k: state[k] for k in ("config", "step", "G", "R")}, checkpoint_path(out))
+    for name in ("config.json", "metrics.jsonl"):
+        (out / name).write_bytes((run / name).read_bytes())
+    samples = sorted((run / "samples").glob("step_*.png"))
+    if samples:
+        (out / "samples.png").write_bytes(samples[-1].read_bytes())
+    return out

@@ -38,7 +38,12 @@ def test_a_smoke_run_writes_metrics_samples_and_checkpoint(in_tmp):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
     assert checkpoint.load(run / "checkpoint.pt")["step"] == SMOKE.steps
     assert len((run / "pretrain.jsonl").read_text().splitlines()) == SMOKE.pretrain_steps
-    out = sample_run(run, 3)
+    from igan_lite.train import export_run
+
+    slim = export_run(run, in_tmp / "slim")
+    assert set(checkpoint.load(slim / "checkpoint.pt")) == {"config", "step", "G", "R"}
+    assert (slim / "checkpoint.pt").stat().st_size < (run / "checkpoint.pt").stat().st_size
+    out = sample_run(slim, 3)
     assert (out / "renders.png").exists() and np.load(out / "voxels.npz")["voxels"].shape == (3, 16, 16, 16)
     assert len(list(out.glob("*.ply"))) >= 1
 
