@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from .presets import Preset, get_preset
 from .camera import CameraPrior
-from .render import RenderSettings, render_voxels
+from .render import RENDERER_VERSION, RenderSettings, render_voxels
 from .shapes import CATEGORIES, make_shape
 
 FORMAT_VERSION = 1
@@ -56,7 +56,7 @@ def dataset_config(category: str, preset: Preset, seed: int) -> dict:
         "category": category,
         "preset": {k: getattr(preset, k) for k in DATA_FIELDS},
         "seed": int(seed),
-        "renderer": asdict(render_settings(preset)),
+        "renderer": {**asdict(render_settings(preset)), "version": RENDERER_VERSION},
         "camera_prior": asdict(CameraPrior()),
     }
     return json.loads(json.dumps(config))  # as it reads back from manifest.json (tuples -> lists)

@@ -54,8 +54,11 @@ class Generator(nn.Module):
                 [nn.AvgPool3d(smooth, 1, smooth // 2, count_include_pad=False)] if smooth > 1 else []) + [nn.Sigmoid()]
             ch = out
         self.blocks = nn.Sequential(*blocks)
-        self.output_conv = next(m for m in reversed(self.blocks) if isinstance(m, nn.Conv3d))
         nn.init.zeros_(self.output_conv.bias)
+
+    @property
+    def output_conv(self) -> nn.Conv3d:
+        return next(m for m in reversed(self.blocks) if isinstance(m, nn.Conv3d))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.fc(z).view(-1, self.width, 4, 4, 4))

@@ -16,6 +16,10 @@ from skimage.measure import marching_cubes
 from .backend import open3d
 from .camera import Camera
 
+# Bump whenever f draws differently for the same RenderSettings (dataset caches key on it).
+# 2: shadows, ambient occlusion and antialiasing off (deterministic frames).
+RENDERER_VERSION = 2
+
 
 @dataclass(frozen=True)
 class RenderSettings:

@@ -93,3 +93,12 @@ def test_image_folder_loads_resized_gray_or_rgb(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images"):
         load_image_folder(tmp_path / "empty", 16)
+
+
+def test_a_renderer_change_invalidates_the_cache(tmp_path, monkeypatch, capsys):
+    import igan_lite.data as data
+
+    out = build_dataset("chair", TINY, tmp_path / "ds", progress=False)
+    monkeypatch.setattr(data, "RENDERER_VERSION", data.RENDERER_VERSION + 1)
+    build_dataset("chair", TINY, out, progress=False)
+    assert "different settings" in capsys.readouterr().out
