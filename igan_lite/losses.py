@@ -16,6 +16,14 @@ def g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
+def mode_seeking_loss(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Mode seeking (Mao et al. 2019, eq. 3), on voxels: pair the batch's two halves and reward shapes
+    that differ as much as their codes do: 1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)."""
+    half = len(x) // 2
+    ratio = (x[:half] - x[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
+    return 1.0 / (ratio + eps)
+
+
 def proxy_l2(proxy_images: torch.Tensor, real_renders: torch.Tensor) -> torch.Tensor:
     """Proxy image loss ||R(x, c) - f(x, c)||^2, averaged over pixels."""
     return F.mse_loss(proxy_images, real_renders)

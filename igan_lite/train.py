@@ -161,9 +161,10 @@ class Trainer:
         # 3. generator: adversarial loss through the proxy, gradients flow R -> G
         R.requires_grad_(False)
         loss_g = losses.g_loss(D(self.proxy(x, grid, thresholds)))
+        loss_ms = losses.mode_seeking_loss(x, z) if p.lambda_ms > 0 else torch.zeros(())
         self._check_finite(loss_g, "generator")
         self.opt_g.zero_grad()
-        loss_g.backward()
+        (loss_g + p.lambda_ms * loss_ms).backward()
         self.opt_g.step()
         R.requires_grad_(True)
         D.requires_grad_(True)
@@ -172,7 +173,7 @@ class Trainer:
         self.step_count += 1
         stats = sample_stats(x, fake, background=self.settings.background[0])
         stats["proxy_error"] = proxy_error
-        return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_acc": acc,
+        return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_ms": loss_ms.item(), "d_acc": acc,
                 "d_updated": d_updated, "proxy_l2": loss_l2.item(), "proxy_dom": loss_dom.item(),
                 **stats, **timings, "warnings": collapse_warnings(stats)}
 

@@ -103,3 +103,10 @@ def test_minibatch_std_lets_d_see_the_batch():
     assert not torch.isclose(d(alike)[0], d(varied)[0])
     plain = Discriminator(16, 1, 8).eval()
     assert torch.isclose(plain(alike)[0], plain(varied)[0])
+
+
+def test_mode_seeking_loss_is_lower_for_varied_shapes():
+    z = torch.randn(8, 4)
+    same = torch.zeros(8, 1, 4, 4, 4)
+    varied = torch.rand(8, 1, 4, 4, 4)
+    assert losses.mode_seeking_loss(varied, z) < losses.mode_seeking_loss(same + 0.01 * varied, z)
