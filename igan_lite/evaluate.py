@@ -1,7 +1,8 @@
 """Evaluate a run: FD-lite of real-renderer images and 3D metrics, beside reference baselines.
 
 Baselines on the same protocol: the untrained generator (same architecture and seed), unions of random
-boxes (`proxy_prior.primitive_grids`), and a real-vs-real floor (two disjoint halves of the ground truth).
+boxes (`proxy_prior.primitive_grids`), and a real-vs-real floor (ground-truth shapes disjoint from both
+the real images' shapes and the 3D reference).
 Every number carries its label: extractor, n, seed.
 """
 from __future__ import annotations
@@ -70,9 +71,10 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     data = default_dir(category, p)
     real = load_dataset(data).batch(slice(0, n))
     truth = load_eval_voxels(data)
-    if len(truth) < 2 * n:
-        raise ValueError(f"n={n} needs {2 * n} ground-truth shapes (n for FD-lite's real images, n as 3D reference); the dataset has {len(truth)}")
-    reference = truth[n:2 * n]  # disjoint from the shapes behind the real images
+    if len(truth) < 3 * n:
+        raise ValueError(f"n={n} needs {3 * n} ground-truth shapes (n behind FD-lite's real images, n as 3D reference, "
+                         f"n for the real-vs-real floor); the dataset has {len(truth)}")
+    reference = truth[n:2 * n]  # three disjoint sets of shapes
     net = feature_net(p)
     result = {"label": {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
                         "n": n, "seed": seed, "category": category, "preset": p.name},
@@ -85,6 +87,6 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         untrained = build_nets(p).G.eval()
         result["untrained_generator"] = score(generate(untrained, n, seed), reference, real, net, p, seed + 1)
         result["random_boxes"] = score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)), reference, real, net, p, seed + 1)
-        result["real_vs_real"] = score(truth[:n], reference, real, net, p, seed + 2)
+        result["real_vs_real"] = score(truth[2 * n:3 * n], reference, real, net, p, seed + 2)
     (run / "evaluation.json").write_text(json.dumps(result, indent=2))
     return result

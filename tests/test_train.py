@@ -162,7 +162,7 @@ def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
     from igan_lite.cli import main
 
     monkeypatch.setattr(evaluate, "CACHE", in_tmp / "cache")
-    p = get_preset("smoke", n_shapes=100, steps=3)
+    p = get_preset("smoke", n_shapes=150, steps=3)
     run = train("iggan", "chair", p, in_tmp / "run", progress=False)
     assert main(["evaluate", "--run", str(run), "--n", "50", "--snapshots"]) == 0
     printed = capsys.readouterr().out
@@ -175,5 +175,5 @@ def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
     assert result["real_vs_real"]["nearest_iou"] > result["random_boxes"]["nearest_iou"]
     assert result["real_vs_real"]["fd_lite"] < result["random_boxes"]["fd_lite"]
     assert (in_tmp / "cache" / "featurenet-smoke-32px-gray.pt").exists()
-    with pytest.raises(ValueError, match="needs 400 ground-truth shapes"):
+    with pytest.raises(ValueError, match="needs 600 ground-truth shapes"):
         evaluate.evaluate_run(run, n=200)
