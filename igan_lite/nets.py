@@ -64,6 +64,15 @@ class Generator(nn.Module):
         return self.blocks(self.fc(z).view(-1, self.width, 4, 4, 4))
 
 
+class StretchedSigmoid(nn.Module):
+    """sigmoid scaled to [-0.05, 1.05]: pixel values 0 and 1 (the white background) are reached at finite
+    logits. A plain sigmoid is pulled into saturation by the background, where its gradient vanishes: the
+    proxy then renders everything blank and the generator gets no gradient (docs/experiments.md, run A3)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x) * 1.1 - 0.05
+
+
 class ProxyRenderer(nn.Module):
     """R_φ(x, c): a neural imitation of the real renderer f, differentiable in x (RenderNet-style).
 
@@ -72,7 +81,7 @@ class ProxyRenderer(nn.Module):
        then a 3x3x3 conv: local surface orientation;
     3. projection unit: fold depth into channels, then 1x1 convs = a small MLP along each ray
        (which surface is in front, how it is lit);
-    4. 3x3 2D convs to the image.
+    4. 3x3 2D convs to the image, through a StretchedSigmoid.
     """
 
     def __init__(self, voxel_res: int, image_size: int, channels: int, width: int):
@@ -87,7 +96,7 @@ class ProxyRenderer(nn.Module):
         self.decoder = nn.Sequential(
             nn.Conv2d(4 * w, 4 * w, 3, padding=1), act(),
             nn.Conv2d(4 * w, 4 * w, 3, padding=1), act(),
-            nn.Conv2d(4 * w, channels, 3, padding=1), nn.Sigmoid(),
+            nn.Conv2d(4 * w, channels, 3, padding=1), StretchedSigmoid(),
         )
 
     def forward(self, voxels: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
