@@ -1,4 +1,4 @@
-"""Checkpoints written atomically (temp file + rename: a kill never leaves a half-written file)."""
+"""Files written atomically (temp file + rename: a kill never leaves a half-written file), and checkpoints."""
 from __future__ import annotations
 
 import os
@@ -8,18 +8,24 @@ from pathlib import Path
 import torch
 
 
-def save_atomic(obj, path: str | Path) -> None:
+def write_atomic(path: str | Path, write) -> None:
+    """Call write(binary_file) on a temp file beside `path`, then rename it over `path`."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_atomic(obj, path: str | Path) -> None:
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def load(path: str | Path) -> dict:

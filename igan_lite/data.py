@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from . import __version__
+from .checkpoint import write_atomic
 from .presets import Preset, get_preset
 from .camera import CameraPrior
 from .render import RENDERER_VERSION, RenderSettings, render_voxels
@@ -69,27 +69,6 @@ def default_dir(category: str, preset: Preset, seed: int = 0, root: str | Path =
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _atomic_savez(path: Path, **arrays) -> None:
-    """np.savez_compressed to a temp file in the same folder, then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def _check_writable(out: Path) -> None:
@@ -144,16 +123,17 @@ def build_dataset(category: str, preset: str | Preset | None = None, out: str | 
         voxels.append(np.packbits(grid.astype(bool)))
         images.append((render_voxels(grid, cameras[i], settings)[0] * 255).round().to(torch.uint8).numpy())
 
-    _atomic_savez(out / "images.npz", images=np.stack(images))
-    _atomic_savez(out / "eval.npz", azimuth=np.array([c.azimuth for c in cameras]),
-                  elevation=np.array([c.elevation for c in cameras]), voxels_packed=np.stack(voxels))
+    write_atomic(out / "images.npz", lambda f: np.savez_compressed(f, images=np.stack(images)))
+    write_atomic(out / "eval.npz", lambda f: np.savez_compressed(
+        f, azimuth=np.array([c.azimuth for c in cameras]), elevation=np.array([c.elevation for c in cameras]),
+        voxels_packed=np.stack(voxels)))
     manifest = {
         "config": config,
         "package_version": __version__,
         "n_images": preset.n_shapes,
         "sha256": {name: _sha256(out / name) for name in ("images.npz", "eval.npz")},
     }
-    _atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
+    write_atomic(out / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))
     return out
 
 

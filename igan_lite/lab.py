@@ -51,18 +51,17 @@ class ProxyLab:
         return log
 
     def proxy_images(self, R: torch.nn.Module, idx) -> torch.Tensor:
-        shift = torch.as_tensor(0.5 - self.thresholds[idx], dtype=torch.float32).view(-1, 1, 1, 1, 1)
         with torch.no_grad():
-            return R(self.x[idx] + shift, self.grid[idx])
+            return self.trainer.proxy(self.x[idx], self.grid[idx], self.thresholds[idx], R)
 
     def fit(self, lambda_l2: float = 1.0, lambda_dom: float = 0.0, steps: int = 40, lr: float = 1e-3) -> dict:
         """Fine-tune a copy of R0 with lambda_l2 * L2 + lambda_dom * DOM; evaluate on held-out grids."""
         R = copy.deepcopy(self.R0)
         opt = torch.optim.Adam(R.parameters(), lr)
         tr = self.train_idx
-        shift = torch.as_tensor(0.5 - self.thresholds[tr], dtype=torch.float32).view(-1, 1, 1, 1, 1)
         for _ in range(steps):
-            loss, _, _ = losses.proxy_loss(R(self.x[tr] + shift, self.grid[tr]), self.f_images[tr], self.D, lambda_l2, lambda_dom)
+            proxy = self.trainer.proxy(self.x[tr], self.grid[tr], self.thresholds[tr], R)
+            loss, _, _ = losses.proxy_loss(proxy, self.f_images[tr], self.D, lambda_l2, lambda_dom)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -86,11 +86,11 @@ class Trainer:
         """The real, non-differentiable renderer on detached voxels."""
         return render_voxels(x.detach(), cams, self.settings, thresholds)
 
-    def proxy(self, x: torch.Tensor, grid: torch.Tensor, thresholds) -> torch.Tensor:
-        """R on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5 on the shifted
-        grid, so R learns one renderer instead of a blur over unseen thresholds (docs/method.md §10)."""
+    def proxy(self, x: torch.Tensor, grid: torch.Tensor, thresholds, R: ProxyRenderer | None = None) -> torch.Tensor:
+        """R (default: the run's) on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5
+        on the shifted grid, so R learns one renderer instead of a blur over unseen levels (docs/method.md §10)."""
         shift = torch.as_tensor(0.5 - np.asarray(thresholds), dtype=x.dtype).view(-1, 1, 1, 1, 1)
-        return self.nets.R(x + shift, grid)
+        return (R or self.nets.R)(x + shift, grid)
 
     # --- proxy pretraining (docs/method.md §3) -------------------------------------------------
 
