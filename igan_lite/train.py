@@ -158,7 +158,7 @@ class Trainer:
             self.opt_r.step()
         lap("proxy")
 
-        # 3. generator: adversarial loss through the proxy, gradients flow R -> G
+        # 3. generator: adversarial loss through the proxy (gradients flow R -> G), plus mode seeking
         R.requires_grad_(False)
         loss_g = losses.g_loss(D(self.proxy(x, grid, thresholds)))
         loss_ms = losses.mode_seeking_loss(x, z) if p.lambda_ms > 0 else torch.zeros(())
