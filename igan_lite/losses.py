@@ -32,11 +32,14 @@ def proxy_l2(proxy_images: torch.Tensor, real_renders: torch.Tensor) -> torch.Te
 def dom_loss(d_on_proxy: torch.Tensor, d_on_real_render: torch.Tensor) -> torch.Tensor:
     """Discriminator output matching (IG-GAN §3; docs/method.md §2):
 
-        L_DOM = || D(R(x, c)) - D(f(x, c)) ||^2
+        L_DOM = mean rho( D(R(x, c)) - D(f(x, c)) ),   rho(d) = d^2 if |d| <= 1 else 2|d| - 1
 
     on D's logits. D(f(x, c)) is the target (no gradient); the gradient moves the proxy, not D.
+    rho is the squared error with its slope capped at 2 (2 x Huber, delta 1): small mismatches are
+    weighted exactly as ||.||^2, but once D is confident a few far-off logits cannot outweigh the
+    pixel loss and drag R away from f (docs/experiments.md, run E seed 1).
     """
-    return F.mse_loss(d_on_proxy, d_on_real_render.detach())
+    return 2 * F.huber_loss(d_on_proxy, d_on_real_render.detach(), delta=1.0)
 
 
 def proxy_loss(proxy_images, real_renders, discriminator, lambda_l2: float, lambda_dom: float):

@@ -73,6 +73,14 @@ def test_dom_loss_matches_outputs_and_moves_only_the_proxy():
     assert losses.dom_loss(d_real.detach(), d_real.detach()) == 0
 
 
+def test_dom_loss_caps_the_slope_of_far_off_logits():
+    d_proxy = torch.tensor([5.0], requires_grad=True)
+    loss = losses.dom_loss(d_proxy, torch.tensor([0.0]))
+    loss.backward()
+    assert torch.isclose(loss, torch.tensor(9.0))  # 2 * 5 - 1, not 25
+    assert torch.isclose(d_proxy.grad, torch.tensor([2.0]))  # not 10
+
+
 def test_gan_losses_are_binary_cross_entropy():
     real, fake = torch.tensor([2.0, -0.5]), torch.tensor([0.3, -3.0])
     bce = torch.nn.functional.binary_cross_entropy_with_logits
