@@ -1,7 +1,7 @@
 """The `igan-lite` command.
 
   igan-lite dataset build --category chair --preset smoke --out DIR
-  igan-lite train --method iggan --category chair --preset lite --out runs/chair [--no-dom] [--resume]
+  igan-lite train --method iggan|vh|ao|ea --category chair --preset lite --out runs/chair [--no-dom] [--resume]
   igan-lite sample --run runs/chair --n 16
   igan-lite evaluate --run runs/chair
 """
@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from .presets import PRESETS
+from .train import METHODS
 from .shapes import CATEGORIES
 
 
@@ -98,8 +99,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_dataset_build)
 
-    t = sub.add_parser("train", help="train a generator from 2D images (IG-GAN)")
-    t.add_argument("--method", default="iggan", help="iggan")
+    t = sub.add_parser("train", help="train a generator from 2D images (IG-GAN or a projection baseline)")
+    t.add_argument("--method", default="iggan", choices=METHODS,
+                   help="iggan, or a baseline: vh (visual hull), ao (absorption only), ea (emission-absorption)")
     t.add_argument("--category", default="chair", choices=sorted(CATEGORIES))
     t.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: $IGAN_PRESET or lite")
     t.add_argument("--out", required=True, help="run folder (metrics.jsonl, samples/, checkpoint.pt)")

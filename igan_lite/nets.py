@@ -30,7 +30,8 @@ class VoxelShuffle(nn.Module):
 
 
 class Generator(nn.Module):
-    """G(z): z (B, z_dim) -> occupancies (B, 1, N, N, N) in [0, 1].
+    """G(z): z (B, z_dim) -> occupancies (B, out_channels, N, N, N) in [0, 1] (a second channel is the
+    emission of the emission-absorption baseline, projection.py).
 
     A linear layer to a 4^3 feature grid, then per doubling a 3x3x3 conv to 8x the channels and a
     voxel shuffle (each output voxel has its own weights: one-voxel detail is possible), BatchNorm, ReLU.
@@ -40,7 +41,7 @@ class Generator(nn.Module):
     speckle (DESIGN §4, first failure) expensive to produce (docs/experiments.md).
     """
 
-    def __init__(self, z_dim: int, voxel_res: int, width: int, smooth: int = 0):
+    def __init__(self, z_dim: int, voxel_res: int, width: int, smooth: int = 0, out_channels: int = 1):
         super().__init__()
         levels = _levels(voxel_res)
         self.z_dim, self.width = z_dim, width
@@ -48,7 +49,7 @@ class Generator(nn.Module):
         blocks, ch = [], width
         for i in range(levels):
             last = i == levels - 1
-            out = 1 if last else max(ch // 2, 8)
+            out = out_channels if last else max(ch // 2, 8)
             blocks += [nn.Conv3d(ch, 8 * out, 3, padding=1), VoxelShuffle()]
             blocks += [nn.BatchNorm3d(out), nn.ReLU()] if not last else (
                 [nn.AvgPool3d(smooth, 1, smooth // 2, count_include_pad=False)] if smooth > 1 else []) + [nn.Sigmoid()]

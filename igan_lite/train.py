@@ -1,4 +1,5 @@
-"""IG-GAN training (docs/method.md §2): proxy pretraining, then D / proxy / G updates per iteration.
+"""IG-GAN training (docs/method.md §2): proxy pretraining, then D / proxy / G updates per iteration; and the
+baselines (`method` vh / ao / ea), where a differentiable projection replaces renderer and proxy (projection.py).
 
 A run folder holds config.json, metrics.jsonl (one line per step), samples/*.png, generators/*.pt (the
 generator every `sample_every` steps) and checkpoint.pt (atomic, every `checkpoint_every` steps, with every
@@ -16,7 +17,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from . import checkpoint, losses
+from . import checkpoint, losses, projection
 from .camera import Camera, CameraPrior, frustum_grid
 from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
@@ -25,7 +26,7 @@ from .presets import Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
 from .render import render_voxels
 
-METHODS = ("iggan",)
+METHODS = ("iggan", *projection.METHODS)
 SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
 
 
@@ -36,14 +37,17 @@ class TrainingDiverged(RuntimeError):
 @dataclass
 class Nets:
     G: Generator
-    R: ProxyRenderer
+    R: ProxyRenderer | None  # IG-GAN only: the baselines project differentiably
     D: Discriminator
 
 
-def build_nets(p: Preset) -> Nets:
+def build_nets(p: Preset, method: str = "iggan") -> Nets:
     channels = 3 if p.color else 1
-    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth),
-                ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width),
+    if method != "iggan" and p.color:
+        raise ValueError(f"the {method} baseline is grayscale; use a preset with color=False")
+    g_out = 1 if method == "iggan" else projection.channels(method)
+    R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width) if method == "iggan" else None
+    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_out), R,
                 Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))
 
 
@@ -54,7 +58,7 @@ def run_config(method: str, category: str, p: Preset, seed: int) -> dict:
 
 
 class Trainer:
-    """Holds the nets, optimisers, RNGs and data of one run; `step()` is one IG-GAN iteration."""
+    """Holds the nets, optimisers, RNGs and data of one run; `step()` is one iteration of its method."""
 
     def __init__(self, config: dict, out: Path):
         self.config, self.out = config, out
@@ -63,11 +67,13 @@ class Trainer:
             torch.set_num_threads(p.threads)
         torch.manual_seed(config["seed"])
         self.rng = np.random.default_rng(config["seed"])
-        self.nets = build_nets(p)
+        self.method = config["method"]
+        self.nets = build_nets(p, self.method)
         self.opt_g = torch.optim.Adam(self.nets.G.parameters(), p.lr_g, betas=p.betas)
-        self.opt_r = torch.optim.Adam(self.nets.R.parameters(), p.lr_proxy, betas=p.betas)
+        self.opt_r = torch.optim.Adam(self.nets.R.parameters(), p.lr_proxy, betas=p.betas) if self.nets.R else None
         self.opt_d = torch.optim.Adam(self.nets.D.parameters(), p.lr_d, betas=p.betas)
         self.settings = render_settings(p)
+        self.background = self.settings.background[0]
         self.prior = CameraPrior()
         self.step_count = 0
         data_dir = build_dataset(config["category"], p, default_dir(config["category"], p), progress=False)
@@ -83,8 +89,8 @@ class Trainer:
         return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res)
 
     def f(self, x: torch.Tensor, cams, thresholds) -> torch.Tensor:
-        """The real, non-differentiable renderer on detached voxels."""
-        return render_voxels(x.detach(), cams, self.settings, thresholds)
+        """The real, non-differentiable renderer on detached voxels (occupancy: channel 0)."""
+        return render_voxels(x[:, :1].detach(), cams, self.settings, thresholds)
 
     def proxy(self, x: torch.Tensor, grid: torch.Tensor, thresholds, R: ProxyRenderer | None = None) -> torch.Tensor:
         """R (default: the run's) on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5
@@ -115,8 +121,13 @@ class Trainer:
 
     # --- one iteration (docs/method.md §2) -----------------------------------------------------
 
+    def real_batch(self, b: int) -> torch.Tensor:
+        """b real images; silhouettes of them for VH and AO, which can draw nothing else."""
+        real = self.real.batch(torch.from_numpy(self.rng.choice(len(self.real), b)))
+        return projection.silhouettes(real, self.background) if self.method in ("vh", "ao") else real
+
     def step(self) -> dict:
-        p, G, R, D = self.p, self.nets.G, self.nets.R, self.nets.D
+        p, G, D = self.p, self.nets.G, self.nets.D
         timings, t = {}, time.perf_counter()
 
         def lap(name):
@@ -129,12 +140,12 @@ class Trainer:
         x = G(z)
         cams, thresholds, grid = self.sample_views(p.batch_size)
         lap("generator_forward")
-        fake = self.f(x, cams, thresholds)
-        lap("real_render")
+        iggan = self.method == "iggan"
+        fake = self.f(x, cams, thresholds) if iggan else projection.project(self.method, x, grid, self.background)
+        lap("real_render" if iggan else "projection")
 
-        # 1. discriminator: real images vs real-renderer images of generated shapes
-        real = self.real.batch(torch.from_numpy(self.rng.choice(len(self.real), p.batch_size)))
-        real_logits, fake_logits = D(real), D(fake)
+        # 1. discriminator: real images vs images of generated shapes (IG-GAN: by the real renderer)
+        real_logits, fake_logits = D(self.real_batch(p.batch_size)), D(fake.detach())
         loss_d = losses.d_loss(real_logits, fake_logits)
         self._check_finite(loss_d, "discriminator")
         acc = losses.d_accuracy(real_logits, fake_logits)
@@ -145,8 +156,31 @@ class Trainer:
             self.opt_d.step()
         lap("discriminator")
 
-        # 2. proxy: pixel L2 + discriminator output matching, on the same generated shapes
         D.requires_grad_(False)
+        proxy_stats = self._proxy_steps(x, fake, grid, thresholds) if iggan else {}
+        lap("proxy")
+
+        # 3. generator: adversarial loss through the proxy (IG-GAN) or the projection, plus mode seeking
+        images = self.proxy(x, grid, thresholds) if iggan else fake
+        loss_g = losses.g_loss(D(images))
+        loss_ms = losses.mode_seeking_loss(x, z) if p.lambda_ms > 0 else torch.zeros(())
+        self._check_finite(loss_g, "generator")
+        self.opt_g.zero_grad()
+        (loss_g + p.lambda_ms * loss_ms).backward()
+        self.opt_g.step()
+        D.requires_grad_(True)
+        lap("generator")
+
+        self.step_count += 1
+        stats = {**sample_stats(x[:, :1], fake, background=self.background), **proxy_stats}
+        return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_ms": loss_ms.item(), "d_acc": acc,
+                "d_updated": d_updated, **stats, **timings, "warnings": collapse_warnings(stats)}
+
+    def _proxy_steps(self, x: torch.Tensor, fake: torch.Tensor, grid: torch.Tensor, thresholds) -> dict:
+        """2. proxy: pixel L2 + discriminator output matching on the generated shapes, `proxy_steps` times;
+        leaves R frozen for the generator update (re-enabled at its next use)."""
+        p, R, D = self.p, self.nets.R, self.nets.D
+        R.requires_grad_(True)
         for k in range(p.proxy_steps):
             proxy_images = self.proxy(x.detach(), grid, thresholds)
             loss_r, loss_l2, loss_dom = losses.proxy_loss(proxy_images, fake, D, p.lambda_l2, p.lambda_dom)
@@ -156,26 +190,8 @@ class Trainer:
             self.opt_r.zero_grad()
             loss_r.backward()
             self.opt_r.step()
-        lap("proxy")
-
-        # 3. generator: adversarial loss through the proxy (gradients flow R -> G), plus mode seeking
         R.requires_grad_(False)
-        loss_g = losses.g_loss(D(self.proxy(x, grid, thresholds)))
-        loss_ms = losses.mode_seeking_loss(x, z) if p.lambda_ms > 0 else torch.zeros(())
-        self._check_finite(loss_g, "generator")
-        self.opt_g.zero_grad()
-        (loss_g + p.lambda_ms * loss_ms).backward()
-        self.opt_g.step()
-        R.requires_grad_(True)
-        D.requires_grad_(True)
-        lap("generator")
-
-        self.step_count += 1
-        stats = sample_stats(x, fake, background=self.settings.background[0])
-        stats["proxy_error"] = proxy_error
-        return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_ms": loss_ms.item(), "d_acc": acc,
-                "d_updated": d_updated, "proxy_l2": loss_l2.item(), "proxy_dom": loss_dom.item(),
-                **stats, **timings, "warnings": collapse_warnings(stats)}
+        return {"proxy_l2": loss_l2.item(), "proxy_dom": loss_dom.item(), "proxy_error": proxy_error}
 
     def _check_finite(self, loss: torch.Tensor, phase: str, step: int | None = None) -> None:
         if not torch.isfinite(loss):
@@ -187,31 +203,34 @@ class Trainer:
 
     # --- state ---------------------------------------------------------------------------------
 
-    def state(self) -> dict:
+    def _stateful(self) -> dict:
         n = self.nets
+        parts = {"G": n.G, "R": n.R, "D": n.D, "opt_g": self.opt_g, "opt_r": self.opt_r, "opt_d": self.opt_d}
+        return {name: part for name, part in parts.items() if part is not None}
+
+    def state(self) -> dict:
         return {"config": self.config, "step": self.step_count,
-                "G": n.G.state_dict(), "R": n.R.state_dict(), "D": n.D.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_r": self.opt_r.state_dict(), "opt_d": self.opt_d.state_dict(),
+                **{name: part.state_dict() for name, part in self._stateful().items()},
                 "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}
 
     def load_state(self, state: dict) -> None:
-        n = self.nets
-        for name, module in (("G", n.G), ("R", n.R), ("D", n.D), ("opt_g", self.opt_g), ("opt_r", self.opt_r), ("opt_d", self.opt_d)):
-            module.load_state_dict(state[name])
+        for name, part in self._stateful().items():
+            part.load_state_dict(state[name])
         torch.set_rng_state(state["torch_rng"])
         self.rng.bit_generator.state = state["numpy_rng"]
         self.step_count = state["step"]
 
     def sample_grid(self) -> torch.Tensor:
-        """Real-renderer images of 8 fixed-z samples from the three SAMPLE_VIEWS, plus the proxy's
-        images of the same: (6 * 8, C, H, W), rows f view 1-3 then R view 1-3."""
-        G = self.nets.G
+        """Real-renderer images of 8 fixed-z samples from the three SAMPLE_VIEWS, plus the proxy's (or the
+        baseline's projection's) images of the same: (6 * 8, C, H, W), rows f view 1-3 then R view 1-3."""
+        G, n = self.nets.G, len(self.fixed_z)
         G.eval()
         with torch.no_grad():
             x = G(self.fixed_z)
-            rows = [self.f(x, [c] * len(x), [0.5] * len(x)) for c in SAMPLE_VIEWS]
-            rows += [self.proxy(x, frustum_grid([c] * len(x), self.p.image_size, self.p.voxel_res), [0.5] * len(x))
-                     for c in SAMPLE_VIEWS]
+            rows = [self.f(x, [c] * n, [0.5] * n) for c in SAMPLE_VIEWS]
+            grids = [frustum_grid([c] * n, self.p.image_size, self.p.voxel_res) for c in SAMPLE_VIEWS]
+            rows += [self.proxy(x, g, [0.5] * n) if self.method == "iggan"
+                     else projection.project(self.method, x, g, self.background) for g in grids]
         G.train()
         return torch.cat(rows)
 
@@ -278,7 +297,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
         _truncate_metrics(metrics, trainer.step_count)
     else:
         metrics.write_text("")
-        if p.pretrain:
+        if p.pretrain and method == "iggan":
             log = trainer.pretrain_proxy(progress)
             (out / "pretrain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
         checkpoint.save_atomic(trainer.state(), ckpt)
@@ -297,7 +316,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
                 if kind not in seen_warnings or row["step"] % p.sample_every == 0:
                     tqdm.write(f"step {row['step']}: warning: {message}")
                     seen_warnings.add(kind)
-            bar.set_postfix(d=f"{row['loss_d']:.2f}", g=f"{row['loss_g']:.2f}", proxy=f"{row['proxy_error']:.4f}",
+            bar.set_postfix(d=f"{row['loss_d']:.2f}", g=f"{row['loss_g']:.2f}", proxy=f"{row.get('proxy_error', 0):.4f}",
                             occ=f"{row['occupancy']:.3f}", div=f"{row['diversity']:.2f}")
             if row["step"] % p.sample_every == 0 or row["step"] == p.steps:
                 save_image_grid(trainer.sample_grid(), out / "samples" / f"step_{row['step']:06d}.png", ncols=8)
@@ -313,7 +332,7 @@ def load_generator(run: str | Path, snapshot: str | Path | None = None) -> tuple
     picks a file from RUN/generators/ (written every `sample_every` steps) instead of the last checkpoint."""
     state = checkpoint.load(Path(snapshot) if snapshot is not None else checkpoint_path(Path(run)))
     p = preset_from_dict(state["config"]["preset"])
-    G = build_nets(p).G
+    G = build_nets(p, state["config"]["method"]).G
     G.load_state_dict(state["G"])
     return G.eval(), p
 
@@ -332,7 +351,7 @@ def export_run(run: str | Path, out: str | Path) -> Path:
     run, out = Path(run), Path(out)
     state = checkpoint.load(checkpoint_path(run))
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint.save_atomic({k: state[k] for k in ("config", "step", "G", "R")}, checkpoint_path(out))
+    checkpoint.save_atomic({k: state[k] for k in ("config", "step", "G", "R") if k in state}, checkpoint_path(out))
     for name in ("config.json", "metrics.jsonl"):
         (out / name).write_bytes((run / name).read_bytes())
     samples = sorted((run / "samples").glob("step_*.png"))

@@ -1,0 +1,71 @@
+"""The baselines' differentiable image formation (docs/method.md §8): IG-GAN's renderer replaced by a
+projection of the camera-aligned grid, so the generator gets exact gradients but a poorer image model.
+
+All three work on `camera.resample_to_camera` output, (B, C, depth, H, W) with depth index 0 nearest
+the camera, and treat each of the `depth` samples along a ray as one voxel with opacity x_i in [0, 1]:
+
+- visual hull, PrGAN (Gadelha et al. 2017, eq. 1):           alpha = 1 - exp(-sum_i x_i)
+- absorption only, PlatonicGAN (Henzler et al. 2019, §3.3):  alpha = 1 - prod_i (1 - x_i)
+- emission-absorption, PlatonicGAN §3.3 in the exclusive-transmittance form of standard volume
+  rendering (Max 1995; PyTorch3D's EmissionAbsorptionRaymarcher, no weight normalisation):
+      I = sum_i e_i x_i T_i + background * T_N,   T_i = prod_{j<i} (1 - x_j)
+
+VH and AO produce only opacity: their images are dark silhouettes on the background, and they are
+trained against silhouettes of the real images (`silhouettes`), as PrGAN is. EA needs an emission e_i
+per voxel: its generator has a second output channel (`channels`). None of them shades.
+"""
+from __future__ import annotations
+
+import torch
+
+from .camera import resample_to_camera
+
+METHODS = ("vh", "ao", "ea")
+EPS = 1e-6
+
+
+def channels(method: str) -> int:
+    """Generator output channels a method needs: occupancy, plus emission for EA."""
+    return 2 if method == "ea" else 1
+
+
+def visual_hull(volume: torch.Tensor) -> torch.Tensor:
+    """(B, 1, D, H, W) opacities -> (B, 1, H, W) alpha = 1 - exp(-sum along depth)."""
+    return 1 - torch.exp(-volume.sum(2))
+
+
+def absorption_only(volume: torch.Tensor) -> torch.Tensor:
+    """(B, 1, D, H, W) opacities -> (B, 1, H, W) alpha = 1 - prod (1 - x), in log space for stability."""
+    return 1 - torch.exp(torch.log1p(-volume.clamp(max=1 - EPS)).sum(2))
+
+
+def transmittance(volume: torch.Tensor) -> torch.Tensor:
+    """T_i = prod_{j<i} (1 - x_j) along depth (exclusive: a voxel does not hide itself), (B, 1, D+1, H, W);
+    the last slice is what reaches the background."""
+    log_t = torch.log1p(-volume.clamp(max=1 - EPS)).cumsum(2)
+    return torch.exp(torch.cat([torch.zeros_like(log_t[:, :, :1]), log_t], 2))
+
+
+def emission_absorption(volume: torch.Tensor, emission: torch.Tensor, background: float) -> torch.Tensor:
+    """Opacities and emissions (B, 1, D, H, W) -> (B, 1, H, W) image sum_i e_i x_i T_i + background * T_D."""
+    t = transmittance(volume)
+    return (emission * volume * t[:, :, :-1]).sum(2) + background * t[:, :, -1]
+
+
+def project(method: str, x: torch.Tensor, grid: torch.Tensor, background: float = 1.0) -> torch.Tensor:
+    """A generator's output x (B, channels(method), N, N, N) seen through the frustum grid -> images (B, 1, H, W)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}; expected one of {list(METHODS)}")
+    if x.shape[1] != channels(method):
+        raise ValueError(f"{method} needs generator output with {channels(method)} channel(s), got shape {tuple(x.shape)}")
+    volume = resample_to_camera(x, grid)
+    if method == "ea":
+        return emission_absorption(volume[:, :1], volume[:, 1:], background)
+    alpha = visual_hull(volume) if method == "vh" else absorption_only(volume)
+    return background * (1 - alpha)
+
+
+def silhouettes(images: torch.Tensor, background: float = 1.0, tol: float = 1 / 255) -> torch.Tensor:
+    """Real images -> dark silhouettes on the background (what VH and AO can express), (B, 1, H, W)."""
+    mask = ((images - background).abs() > tol).any(1, keepdim=True)
+    return background * (~mask).float()
