@@ -4,6 +4,7 @@
   igan-lite train --method iggan|vh|ao|ea --category chair --preset lite --out runs/chair [--no-dom] [--resume]
   igan-lite sample --run runs/chair --n 16
   igan-lite evaluate --run runs/chair
+  igan-lite reproduce --preset lite [--from-checkpoints | --retrain] [--seeds 0 1 2]
 """
 from __future__ import annotations
 
@@ -81,6 +82,16 @@ def _evaluate(args) -> None:
     print(f"written to {args.run}/evaluation.json")
 
 
+def _reproduce(args) -> None:
+    from .reproduce import reproduce
+
+    if args.retrain and args.from_checkpoints:
+        raise SystemExit("igan-lite reproduce: --retrain and --from-checkpoints exclude each other")
+    rows = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs,
+                     None if args.retrain else args.checkpoints, args.from_checkpoints, args.figures, progress=not args.quiet)
+    print(f"results written to {args.figures}/results_{rows[0]['preset']}.md and .csv")
+
+
 def _export(args) -> None:
     from .train import export_run
 
@@ -128,6 +139,20 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--snapshots", action="store_true", help="also score every saved generator snapshot")
     e.set_defaults(func=_evaluate)
+
+    r = sub.add_parser("reproduce", help="train and evaluate IG-GAN, the VH/AO/EA baselines and the ablations; "
+                       "write the results table (resumable)")
+    r.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: $IGAN_PRESET or lite")
+    r.add_argument("--categories", nargs="+", default=["chair", "table"], choices=sorted(CATEGORIES))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0])
+    r.add_argument("--steps", type=int, default=None, help="iterations per run (default: the preset's)")
+    r.add_argument("--checkpoints", default="checkpoints", help="shipped runs, CHECKPOINTS/<preset>/<category>/<variant>-seed<s>")
+    r.add_argument("--from-checkpoints", action="store_true", help="use only shipped runs; fail if one is missing")
+    r.add_argument("--retrain", action="store_true", help="ignore shipped runs and train everything")
+    r.add_argument("--runs", default="runs/reproduce", help="where trained runs go (resumed if interrupted)")
+    r.add_argument("--figures", default="figures")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=_reproduce)
 
     x = sub.add_parser("export", help="copy a run's generator and proxy (no D, no optimiser) for sharing")
     x.add_argument("--run", required=True)

@@ -49,7 +49,7 @@ class Preset:
 
 
 PRESETS = {
-    "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=48, z_dim=16, g_width=32, proxy_width=4,
+    "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=150, z_dim=16, g_width=32, proxy_width=4,
                     d_width=16, batch_size=8, steps=6, pretrain_shapes=16, pretrain_steps=4,
                     checkpoint_every=2, sample_every=3),
     "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000),
