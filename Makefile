@@ -35,12 +35,11 @@ benchmark: setup
 	$(BIN)/python benchmarks/render_throughput.py
 	$(BIN)/python benchmarks/train_step.py
 
-# The shipped lite generator (docs/experiments.md): train, evaluate, export the generator and proxy.
+# The shipped lite runs (docs/experiments.md): IG-GAN, the VH/AO/EA baselines and the two ablations, chair and
+# table, seed 0, trained from scratch and exported slim to checkpoints/lite/ (about 3 hours on 2 cores).
 checkpoints: setup
-	$(BIN)/igan-lite train --preset lite --category chair --out runs/chair-lite \
-		$$( [ -f runs/chair-lite/checkpoint.pt ] && echo --resume )
-	$(BIN)/igan-lite evaluate --run runs/chair-lite --snapshots
-	$(BIN)/igan-lite export --run runs/chair-lite --out checkpoints/chair-lite
+	$(BIN)/igan-lite dataset build --category all --preset lite
+	$(BIN)/igan-lite reproduce --preset lite --retrain --export --seeds 0
 
 clean:
 	rm -rf $(VENV) data runs

@@ -87,8 +87,9 @@ def _reproduce(args) -> None:
 
     if args.retrain and args.from_checkpoints:
         raise SystemExit("igan-lite reproduce: --retrain and --from-checkpoints exclude each other")
-    rows = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs,
-                     None if args.retrain else args.checkpoints, args.from_checkpoints, args.figures, progress=not args.quiet)
+    rows = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs, args.checkpoints,
+                     use_shipped=not args.retrain, only_shipped=args.from_checkpoints, export=args.export,
+                     figures=args.figures, progress=not args.quiet)
     print(f"results written to {args.figures}/results_{rows[0]['preset']}.md and .csv")
 
 
@@ -149,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoints", default="checkpoints", help="shipped runs, CHECKPOINTS/<preset>/<category>/<variant>-seed<s>")
     r.add_argument("--from-checkpoints", action="store_true", help="use only shipped runs; fail if one is missing")
     r.add_argument("--retrain", action="store_true", help="ignore shipped runs and train everything")
+    r.add_argument("--export", action="store_true", help="copy each trained run, slim, into --checkpoints (to ship)")
     r.add_argument("--runs", default="runs/reproduce", help="where trained runs go (resumed if interrupted)")
     r.add_argument("--figures", default="figures")
     r.add_argument("--quiet", action="store_true")

@@ -1,4 +1,5 @@
-"""Small experiments notebook 02 runs live: pretrain a proxy, then see what DOM changes.
+"""Small experiments the notebooks run live: `ProxyLab` (notebook 02) pretrains a proxy and shows what DOM
+changes; `ablation_run` (notebook 05) trains short IG-GAN runs with DOM, pretraining or a weight changed.
 
 `ProxyLab` pretrains a proxy R0 on the prior (docs/method.md §3) and trains a discriminator D to tell
 real chair images from real-renderer images of generator-like grids. `fit(lambda_l2, lambda_dom)` then
@@ -17,7 +18,21 @@ import torch
 from . import losses
 from .presets import Preset, get_preset
 from .proxy_prior import blob_grids, speckle_grids
-from .train import Trainer, run_config
+from .train import Trainer, checkpoint_path, run_config, run_finished, train
+
+
+def ablation_run(root: str | Path, category: str = "chair", preset: str | Preset | None = None, steps: int = 60,
+                 seed: int = 0, progress: bool = True, **overrides) -> Path:
+    """A short IG-GAN run with preset fields changed (e.g. lambda_dom=0, pretrain=False), in a folder of ROOT
+    named by the changes; trained once, then reused (or resumed if interrupted)."""
+    base = get_preset(preset, steps=steps)
+    overrides = {k: v for k, v in overrides.items() if getattr(base, k) != v}
+    p = get_preset(base, **overrides)
+    changes = "-".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "recipe"
+    run = Path(root) / f"{category}-{p.name}-{steps}steps-seed{seed}-{changes}"
+    if not run_finished(run, steps):
+        train("iggan", category, p, run, seed, resume=checkpoint_path(run).exists(), progress=progress)
+    return run
 
 
 class ProxyLab:

@@ -52,7 +52,7 @@ PRESETS = {
     "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=150, z_dim=16, g_width=32, proxy_width=4,
                     d_width=16, batch_size=8, steps=6, pretrain_shapes=16, pretrain_steps=4,
                     checkpoint_every=2, sample_every=3),
-    "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000),
+    "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000, steps=500),
     "paper": Preset(name="paper", voxel_res=64, image_size=128, n_shapes=20000, z_dim=200, g_width=256,
                     proxy_width=16, d_width=64, batch_size=64, steps=50000, pretrain_shapes=8192,
                     pretrain_steps=5000, threads=0, checkpoint_every=500, sample_every=1000),

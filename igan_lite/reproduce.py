@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
 from .data import build_dataset, default_dir, load_eval_voxels
 from .evaluate import evaluate_run
 from .presets import Preset, get_preset
-from .train import checkpoint_path, train
+from .train import checkpoint_path, export_run, last_samples, run_finished, train
 
 METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
 REFERENCES = {"untrained_generator": "untrained generator", "random_boxes": "random boxes", "real_vs_real": "real shapes (floor)"}
@@ -49,23 +48,19 @@ def run_name(v: Variant, seed: int) -> str:
     return f"{v.key}-seed{seed}"
 
 
-def finished(run: Path, steps: int) -> bool:
-    ckpt = checkpoint_path(run)
-    return ckpt.exists() and checkpoint.load(ckpt)["step"] >= steps
-
-
-def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, shipped: Path | None,
+def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, checkpoints: Path, use_shipped: bool,
                only_shipped: bool, progress: bool) -> Path:
-    """The run folder for (variant, category, seed): shipped if present, else trained or resumed under `runs`."""
-    name = run_name(v, seed)
-    if shipped is not None and checkpoint_path(shipped / p.name / category / name).exists():
-        return shipped / p.name / category / name
+    """The run folder for (variant, category, seed): shipped in CHECKPOINTS if there (and `use_shipped`), else
+    trained or resumed under RUNS."""
+    shipped = checkpoints / p.name / category / run_name(v, seed)
+    if use_shipped and checkpoint_path(shipped).exists():
+        return shipped
     if only_shipped:
-        raise FileNotFoundError(f"no shipped checkpoint {shipped / p.name / category / name / 'checkpoint.pt'}; "
+        raise FileNotFoundError(f"no shipped checkpoint {shipped / 'checkpoint.pt'}; "
                                 f"drop --from-checkpoints to train it (igan-lite reproduce --preset {p.name})")
-    run = runs / p.name / category / name
+    run = runs / p.name / category / run_name(v, seed)
     preset = get_preset(p, **v.overrides)
-    if not finished(run, preset.steps):
+    if not run_finished(run, preset.steps):
         train(v.method, category, preset, run, seed, resume=checkpoint_path(run).exists(), progress=progress)
     return run
 
@@ -86,14 +81,15 @@ def eval_size(category: str, p: Preset) -> int:
 
 
 def reproduce(preset: str | Preset | None = None, categories=("chair", "table"), seeds=(0,), steps: int | None = None,
-              runs: str | Path = "runs/reproduce", shipped: str | Path | None = "checkpoints", only_shipped: bool = False,
-              figures: str | Path = "figures", progress: bool = True) -> list[dict]:
+              runs: str | Path = "runs/reproduce", checkpoints: str | Path = "checkpoints", use_shipped: bool = True,
+              only_shipped: bool = False, export: bool = False, figures: str | Path = "figures",
+              progress: bool = True) -> list[dict]:
     """Every variant x category x seed -> one row per (variant, category) with mean and std over seeds, plus
     the reference rows; writes figures/results_<preset>.md, .csv and figures/results_<preset>_<category>.png.
-    `shipped=None` retrains everything; `only_shipped` fails instead of training what is not shipped."""
+    `use_shipped=False` retrains what CHECKPOINTS holds; `only_shipped` fails instead of training;
+    `export` copies each trained run, slim (train.export_run), into CHECKPOINTS/<preset>/<category>/."""
     p = get_preset(preset, **({"steps": steps} if steps else {}))
-    runs, figures = Path(runs), Path(figures)
-    shipped = Path(shipped) if shipped is not None else None
+    runs, checkpoints, figures = Path(runs), Path(checkpoints), Path(figures)
     figures.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, category in enumerate(categories):
@@ -102,8 +98,12 @@ def reproduce(preset: str | Preset | None = None, categories=("chair", "table"),
         for v in VARIANTS:
             if v.ablation and i > 0:
                 continue
-            found = [obtain_run(v, category, p, s, runs, shipped, only_shipped, progress) for s in seeds]
+            found = [obtain_run(v, category, p, s, runs, checkpoints, use_shipped, only_shipped, progress) for s in seeds]
             results = [evaluation(run, n) for run in found]
+            if export:
+                for s, run in zip(seeds, found):
+                    if not run.is_relative_to(checkpoints):
+                        export_run(run, checkpoints / p.name / category / run_name(v, s))
             firsts[v.label] = found[0]
             rows.append(summarise(v.label, category, p, n, [r["generator"] for r in results], len(seeds)))
             if v.key == "iggan":
@@ -125,8 +125,7 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
 
     fig, axes = plt.subplots(len(runs), 1, figsize=(8, 3.2 * len(runs)), squeeze=False)
     for ax, (label, run) in zip(axes[:, 0], runs.items()):
-        grids = sorted((run / "samples").glob("step_*.png")) or [run / "samples.png"]
-        image = np.asarray(Image.open(grids[-1]))
+        image = np.asarray(Image.open(last_samples(run)))
         ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"{label} ({run})", fontsize=9)
         ax.axis("off")

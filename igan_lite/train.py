@@ -239,6 +239,20 @@ def checkpoint_path(out: Path) -> Path:
     return out / "checkpoint.pt"
 
 
+def run_finished(run: Path, steps: int) -> bool:
+    """Whether RUN's checkpoint has reached `steps` iterations."""
+    ckpt = checkpoint_path(run)
+    return ckpt.exists() and checkpoint.load(ckpt)["step"] >= steps
+
+
+def last_samples(run: str | Path) -> Path:
+    """The newest sample grid of a run folder (or an exported run's samples.png)."""
+    grids = sorted((Path(run) / "samples").glob("step_*.png"))
+    if not grids and not (Path(run) / "samples.png").exists():
+        raise FileNotFoundError(f"{run} has no samples/step_*.png or samples.png")
+    return grids[-1] if grids else Path(run) / "samples.png"
+
+
 def save_image_grid(images: torch.Tensor, path: Path, ncols: int) -> None:
     """(B, C, H, W) in [0, 1] -> one PNG, row-major, one pixel of grey between tiles."""
     b, c, h, w = images.shape
@@ -346,14 +360,15 @@ def read_metrics(run: str | Path) -> list[dict]:
 
 
 def export_run(run: str | Path, out: str | Path) -> Path:
-    """Copy what is needed to sample and inspect a run (config, generator, proxy, curves, last samples)
+    """Copy what is needed to sample and inspect a run (config, generator, proxy, curves, last samples, scores)
     into `out`, without D and the optimiser states: a few MB, small enough to ship."""
     run, out = Path(run), Path(out)
     state = checkpoint.load(checkpoint_path(run))
     out.mkdir(parents=True, exist_ok=True)
     checkpoint.save_atomic({k: state[k] for k in ("config", "step", "G", "R") if k in state}, checkpoint_path(out))
-    for name in ("config.json", "metrics.jsonl"):
-        (out / name).write_bytes((run / name).read_bytes())
+    for name in ("config.json", "metrics.jsonl", "evaluation.json"):
+        if name != "evaluation.json" or (run / name).exists():
+            (out / name).write_bytes((run / name).read_bytes())
     samples = sorted((run / "samples").glob("step_*.png"))
     if samples:
         (out / "samples.png").write_bytes(samples[-1].read_bytes())

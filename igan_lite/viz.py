@@ -83,19 +83,51 @@ METRIC_PANELS = {
 }
 
 
-def plot_metrics(rows: list[dict], panels: dict = METRIC_PANELS, smooth: int = 5):
-    """Training curves from metrics.jsonl rows, one panel per group, moving average over `smooth` steps."""
+def plot_metrics(runs: list[dict] | dict[str, list[dict]], panels: dict = METRIC_PANELS, smooth: int = 5):
+    """Training curves from metrics.jsonl rows (or {label: rows} to overlay runs), one panel per group,
+    moving average over `smooth` steps; keys a run did not log (a baseline has no proxy) are skipped."""
+    runs = runs if isinstance(runs, dict) else {"": runs}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), squeeze=False)
-    steps = np.array([r["step"] for r in rows])
     for ax, (title, keys) in zip(axes[0], panels.items()):
-        for key in keys:
-            y = np.array([r[key] for r in rows], dtype=float)
-            if len(y) >= smooth > 1:
-                y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-            ax.plot(steps[len(steps) - len(y):], y, label=key)
+        for label, rows in runs.items():
+            steps = np.array([r["step"] for r in rows])
+            for key in (k for k in keys if rows and k in rows[0]):
+                y = np.array([r[key] for r in rows], dtype=float)
+                if len(y) >= smooth > 1:
+                    y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+                ax.plot(steps[len(steps) - len(y):], y, label=" ".join(filter(None, (label, key if len(keys) > 1 else ""))))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
-        if len(keys) > 1:
+        if ax.get_legend_handles_labels()[1] and (len(keys) > 1 or len(runs) > 1):
             ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def ablation_panel(run_variant, reference: dict):
+    """ipywidgets: set DOM and its weight, proxy pretraining and the mode-seeking weight, press "train": the
+    new run's curves are drawn over the `reference` runs' ({label: run folder}) and its samples shown.
+    `run_variant(**preset_overrides)` trains (or reuses) the run and returns its folder (lab.ablation_run)."""
+    import ipywidgets as widgets
+    from IPython.display import Image, display
+
+    from .train import last_samples, read_metrics
+
+    dom = widgets.Checkbox(value=True, description="DOM")
+    lambda_dom = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=1, description="λ_DOM")
+    pretrain = widgets.Checkbox(value=True, description="pretrain proxy")
+    lambda_ms = widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="λ mode seeking")
+    button, out = widgets.Button(description="train", button_style="primary"), widgets.Output()
+
+    def on_click(_):
+        overrides = {"lambda_dom": lambda_dom.value if dom.value else 0.0, "pretrain": pretrain.value,
+                     "lambda_ms": lambda_ms.value}
+        with out:
+            out.clear_output(wait=True)
+            run = run_variant(**overrides)
+            curves = {**{label: read_metrics(r) for label, r in reference.items()}, "yours": read_metrics(run)}
+            plt.show(plot_metrics(curves))
+            display(Image(filename=str(last_samples(run))))
+
+    button.on_click(on_click)
+    return widgets.VBox([widgets.HBox([dom, lambda_dom]), widgets.HBox([pretrain, lambda_ms]), button, out])
