@@ -149,6 +149,25 @@ def test_occupancy_stuck_under_the_threshold_is_detected_in_a_run(in_tmp, monkey
     assert "empty" in warnings and "blank" in warnings
 
 
+@pytest.mark.parametrize("d_acc_max", [0.8, 0.6], ids=["default-D", "balanced-D"])
+def test_speckle_a_blind_proxy_cannot_see_is_detected_in_a_run(in_tmp, monkeypatch, d_acc_max):
+    """DESIGN §4's first two collapses: a generator emitting speckle, with a proxy that has not learned to
+    render it (here: no pretraining), with the default and with a more tightly balanced discriminator."""
+    import igan_lite.nets as nets
+
+    original = nets.Generator.__init__
+
+    def broken(self, *a, **k):  # one voxel of every 2x2x2 block on (the voxel shuffle's first sub-position)
+        original(self, *a, **k)
+        with torch.no_grad():
+            self.output_conv.bias.copy_(torch.tensor([8.0] + [-8.0] * 7))
+
+    monkeypatch.setattr(nets.Generator, "__init__", broken)
+    preset = get_preset("smoke", steps=2, pretrain=False, d_acc_max=d_acc_max)
+    warnings = read_metrics(train("iggan", "chair", preset, in_tmp / "r", progress=False))[0]["warnings"]
+    assert "speckle" in warnings and "proxy" in warnings
+
+
 def test_healthy_varied_shapes_raise_no_warning():
     from igan_lite.shapes import make_shape
 
