@@ -16,13 +16,16 @@ WARNINGS = {
     "alike": (lambda s: s["diversity"] < 0.15, "samples are nearly identical (diversity {diversity:.3f}): mode collapse"),
     "speckle": (lambda s: s["isolated"] > 0.3, "{isolated:.0%} of occupied voxels are isolated: the generator makes speckle"),
     "blank": (lambda s: s["blank_renders"] > 0.5, "{blank_renders:.0%} of real-renderer images are blank"),
+    # real chairs cover 20-35 % of an image; a saturated projection (every ray opaque) covers all of it
+    "opaque": (lambda s: s["dark_coverage"] > 0.6,
+               "{dark_coverage:.0%} of pixels are black: a saturated projection, whose gradient vanishes"),
     "proxy": (lambda s: s.get("proxy_error", 0.0) > 0.05, "the proxy imitates f poorly on generator samples (L2 {proxy_error:.3f})"),
 }
 
 
 def sample_stats(voxels: torch.Tensor, renders: torch.Tensor, background: float = 1.0) -> dict:
     """Occupancy, diversity (mean pairwise 1 - IoU), isolated-voxel fraction, near-threshold mass,
-    and the share of blank renders, for a batch of generated grids (B, 1, N, N, N) and their f-renders."""
+    the share of blank renders and of black pixels, for a batch of generated grids (B, 1, N, N, N) and their f-renders."""
     x = voxels.detach()
     occ = (x > 0.5).float()
     flat = occ.flatten(1)
@@ -36,6 +39,7 @@ def sample_stats(voxels: torch.Tensor, renders: torch.Tensor, background: float 
     neighbours = F.conv3d(occ, cross.to(occ), padding=1)
     isolated = ((neighbours == 0) & (occ > 0)).float().sum() / occ.sum().clamp(min=1)
     blank = ((renders - background).abs().flatten(1).amax(1) < 1e-3).float().mean()
+    dark = (renders < 0.1).float().mean()
     return {
         "occupancy": occ.mean().item(),
         "mean_occupancy_soft": x.mean().item(),
@@ -43,6 +47,7 @@ def sample_stats(voxels: torch.Tensor, renders: torch.Tensor, background: float 
         "diversity": diversity,
         "isolated": isolated.item(),
         "blank_renders": blank.item(),
+        "dark_coverage": dark.item(),
     }
 
 

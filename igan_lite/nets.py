@@ -36,12 +36,14 @@ class Generator(nn.Module):
     A linear layer to a 4^3 feature grid, then per doubling a 3x3x3 conv to 8x the channels and a
     voxel shuffle (each output voxel has its own weights: one-voxel detail is possible), BatchNorm, ReLU.
     On a CPU this is ~5x faster than upsample + conv, whose 1-channel output conv is very slow.
-    The last bias starts at 0, so initial occupancies straddle f's threshold (DESIGN §4, third failure).
+    The occupancy's last bias starts at logit(init_occupancy): 0.5 straddles f's threshold (DESIGN §4, third
+    failure); a projection baseline starts lower so that its first images are neither blank nor black.
     `smooth` > 1 averages the output logits over a smooth^3 box: a low-pass that makes isolated-voxel
     speckle (DESIGN §4, first failure) expensive to produce (docs/experiments.md).
     """
 
-    def __init__(self, z_dim: int, voxel_res: int, width: int, smooth: int = 0, out_channels: int = 1):
+    def __init__(self, z_dim: int, voxel_res: int, width: int, smooth: int = 0, out_channels: int = 1,
+                 init_occupancy: float = 0.5):
         super().__init__()
         levels = _levels(voxel_res)
         self.z_dim, self.width = z_dim, width
@@ -56,6 +58,8 @@ class Generator(nn.Module):
             ch = out
         self.blocks = nn.Sequential(*blocks)
         nn.init.zeros_(self.output_conv.bias)
+        with torch.no_grad():  # channels 0-7 become occupancy after the voxel shuffle; the rest (emission) stay 0
+            self.output_conv.bias[:8] = math.log(init_occupancy / (1 - init_occupancy))
 
     @property
     def output_conv(self) -> nn.Conv3d:

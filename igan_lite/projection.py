@@ -16,12 +16,21 @@ per voxel: its generator has a second output channel (`channels`). None of them 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .camera import resample_to_camera
 
 METHODS = ("vh", "ao", "ea")
 EPS = 1e-6
+
+
+def init_occupancy(depth: int) -> float:
+    """The baselines' initial occupancy: ln 2 / depth makes a ray of `depth` samples half opaque, so the first
+    images are grey, not black. At the IG-GAN generator's 0.5 every ray is opaque (VH: 1 - e^-16 at 32
+    samples), the gradient exp(-sum) vanishes and nothing learns (docs/experiments.md, run G)."""
+    return math.log(2) / depth
 
 
 def channels(method: str) -> int:

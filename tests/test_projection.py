@@ -74,3 +74,20 @@ def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
     assert not (tmp_path / method / "pretrain.jsonl").exists()
     G, _ = load_generator(tmp_path / method)
     assert G(torch.zeros(1, smoke.z_dim)).shape[1] == P.channels(method)
+
+
+def test_baseline_generators_start_grey_not_black():
+    from igan_lite.diagnostics import collapse_warnings, sample_stats
+    from igan_lite.train import build_nets
+
+    p = get_preset("smoke")
+    grid = frustum_grid([Camera(a, 20.0) for a in range(0, 360, 45)], p.image_size, p.voxel_res)
+    for method in P.METHODS:
+        torch.manual_seed(0)
+        x = build_nets(p, method).G(torch.randn(8, p.z_dim))
+        images = P.project(method, x, grid)
+        assert 0.5 < images.mean().item() < 0.95, method  # neither blank nor saturated
+        opaque = torch.cat([torch.ones_like(x[:, :1]), torch.zeros_like(x[:, 1:])], 1)  # black, every ray opaque
+        saturated = P.project(method, opaque, grid)
+        assert "opaque" in collapse_warnings(sample_stats(x[:, :1], saturated))
+        assert "opaque" not in collapse_warnings(sample_stats(x[:, :1], images))
