@@ -71,7 +71,7 @@ def _sample(args) -> None:
 def _evaluate(args) -> None:
     from .evaluate import evaluate_run
 
-    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots)
+    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=args.inception)
     label = result["label"]
     print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; 3D: IoU vs {label['n']} reference {label['category']}s")
     print(f"{'':>24} {'FD-lite':>8} {'nearest IoU':>11} {'COV':>6} {'MMD':>6} {'1-NNA':>6} {'occupancy':>9}")
@@ -79,6 +79,9 @@ def _evaluate(args) -> None:
             **{k: result[k] for k in ("generator", "untrained_generator", "random_boxes", "real_vs_real") if k in result}}
     for name, r in rows.items():
         print(f"{name:>24} {r['fd_lite']:>8.2f} {r['nearest_iou']:>11.3f} {r['cov']:>6.3f} {r['mmd']:>6.3f} {r['1nna']:>6.3f} {r['occupancy']:>9.4f}")
+    if "fid" in result["generator"]:
+        print(f"FID ({label['fid_extractor']}, n={label['n']}): generator {result['generator']['fid']:.2f}, "
+              f"real vs real {result['real_vs_real_fid']:.2f}")
     print(f"written to {args.run}/evaluation.json")
 
 
@@ -139,6 +142,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=500, help="samples per set (FD-lite needs >= 50)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--snapshots", action="store_true", help="also score every saved generator snapshot")
+    e.add_argument("--inception", nargs="?", const=True, default=None, metavar="WEIGHTS",
+                   help="also the standard FID, with InceptionV3 weights from WEIGHTS or torch.hub's cache "
+                        "(pytorch-fid or torch-fidelity file; never downloaded)")
     e.set_defaults(func=_evaluate)
 
     r = sub.add_parser("reproduce", help="train and evaluate IG-GAN, the VH/AO/EA baselines and the ablations; "

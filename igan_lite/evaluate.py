@@ -16,7 +16,8 @@ import torch
 from . import checkpoint
 from .camera import CameraPrior
 from .data import build_dataset, default_dir, load_dataset, load_eval_voxels, render_settings
-from .metrics import FeatureNet, fd_lite, shape_metrics, train_feature_net
+from .inception import load_inception
+from .metrics import FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
@@ -62,10 +63,13 @@ def generate(G, n: int, seed: int) -> np.ndarray:
         return torch.cat([G(b) for b in z.split(64)])[:, 0].numpy()
 
 
-def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool = True, snapshots: bool = False) -> dict:
+def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool = True, snapshots: bool = False,
+                 inception: str | Path | bool | None = None) -> dict:
     """Score RUN's generator (and, with `snapshots`, every saved step) against the ground truth; writes
-    RUN/evaluation.json and returns it."""
+    RUN/evaluation.json and returns it. `inception` (a weight file, or True for torch.hub's cache) adds the
+    standard FID of the generator and of the real-vs-real floor (inception.py)."""
     run = Path(run)
+    net_fid = load_inception(None if inception is True else inception) if inception else None
     G, p = load_generator(run)
     category = json.loads((run / "config.json").read_text())["category"]
     data = default_dir(category, p)
@@ -88,5 +92,9 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["untrained_generator"] = score(generate(untrained, n, seed), reference, real, net, p, seed + 1)
         result["random_boxes"] = score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)), reference, real, net, p, seed + 1)
         result["real_vs_real"] = score(truth[2 * n:3 * n], reference, real, net, p, seed + 2)
+    if net_fid is not None:
+        result["label"]["fid_extractor"] = "InceptionV3 pool3, 2015-12-05 weights (pytorch-fid preprocessing)"
+        result["generator"]["fid"] = feature_fd(net_fid, _renders(generate(G, n, seed), p, seed + 1), real)
+        result["real_vs_real_fid"] = feature_fd(net_fid, _renders(truth[2 * n:3 * n], p, seed + 2), real)
     (run / "evaluation.json").write_text(json.dumps(result, indent=2))
     return result

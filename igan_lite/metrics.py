@@ -55,20 +55,27 @@ def train_feature_net(images: torch.Tensor, labels: torch.Tensor, epochs: int = 
     return net.eval()
 
 
-def image_features(net: FeatureNet, images: torch.Tensor) -> np.ndarray:
+def image_features(extract, images: torch.Tensor, batch: int = 64) -> np.ndarray:
+    """`extract` (images -> (B, D) features) over `images` in batches, as float64."""
     with torch.no_grad():
-        return torch.cat([net.features(b) for b in images.split(256)]).numpy().astype(np.float64)
+        return torch.cat([extract(b) for b in images.split(batch)]).numpy().astype(np.float64)
 
 
-def fd_lite(net: FeatureNet, images_a: torch.Tensor, images_b: torch.Tensor) -> float:
-    """Fréchet distance between two image sets in FeatureNet's feature space."""
+def feature_fd(extract, images_a: torch.Tensor, images_b: torch.Tensor) -> float:
+    """Fréchet distance between two image sets in the feature space of `extract`: FD-lite with
+    FeatureNet.features, FID with inception.FIDInceptionV3."""
     for name, imgs in (("images_a", images_a), ("images_b", images_b)):
         if len(imgs) < MIN_FID_SAMPLES:
             raise ValueError(f"{name}: {len(imgs)} images are too few for a Fréchet distance; use at least {MIN_FID_SAMPLES}")
     if images_a.shape[1:] != images_b.shape[1:]:
         raise ValueError(f"image sets differ in shape: {tuple(images_a.shape[1:])} vs {tuple(images_b.shape[1:])}")
-    fa, fb = image_features(net, images_a), image_features(net, images_b)
+    fa, fb = image_features(extract, images_a), image_features(extract, images_b)
     return frechet_distance(fa.mean(0), np.cov(fa, rowvar=False), fb.mean(0), np.cov(fb, rowvar=False))
+
+
+def fd_lite(net: FeatureNet, images_a: torch.Tensor, images_b: torch.Tensor) -> float:
+    """Fréchet distance between two image sets in FeatureNet's feature space."""
+    return feature_fd(net.features, images_a, images_b)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
