@@ -27,14 +27,20 @@ from .train import build_nets, load_generator
 CACHE = Path.home() / ".cache" / "igan-lite"
 
 
+SHIPPED = Path(__file__).parent / "weights"
+
+
 def feature_net(p: Preset) -> FeatureNet:
-    """FD-lite's extractor for this preset's images: trained once on every category's dataset, then cached
-    in CACHE (~/.cache/igan-lite)."""
-    path = CACHE / f"featurenet-{p.name}-{p.image_size}px-{'rgb' if p.color else 'gray'}.pt"
+    """FD-lite's extractor for this preset's images: the weights shipped in igan_lite/weights/ (lite, so that
+    every copy of igan-lite scores with the same features), else trained once on every category's dataset and
+    cached in CACHE (~/.cache/igan-lite)."""
+    name = f"featurenet-{p.name}-{p.image_size}px-{'rgb' if p.color else 'gray'}.pt"
     net = FeatureNet(3 if p.color else 1, len(CATEGORIES))
-    if path.exists():
-        net.load_state_dict(checkpoint.load(path)["weights"])
-        return net.eval()
+    for path in (SHIPPED / name, CACHE / name):
+        if path.exists():
+            net.load_state_dict(checkpoint.load(path)["weights"])
+            return net.eval()
+    path = CACHE / name
     images, labels = [], []
     for label, category in enumerate(sorted(CATEGORIES)):
         ds = load_dataset(build_dataset(category, p, default_dir(category, p), progress=False))

@@ -52,3 +52,13 @@ def test_iou_and_shape_metrics():
     assert perfect["nearest_iou"] == 1.0 and perfect["cov"] == 1.0 and perfect["mmd"] == 0.0
     collapsed = shape_metrics(np.repeat(ref[:1], 10, 0), ref)
     assert collapsed["cov"] == 0.1 and collapsed["1nna"] > 0.5
+
+
+def test_the_lite_feature_net_ships_and_loads_without_data(tmp_path, monkeypatch):
+    from igan_lite import evaluate
+    from igan_lite.presets import get_preset
+
+    monkeypatch.setattr(evaluate, "CACHE", tmp_path / "empty-cache")
+    monkeypatch.chdir(tmp_path)  # no datasets here: training it would fail
+    net = evaluate.feature_net(get_preset("lite"))
+    assert net(torch.rand(2, 1, 32, 32)).shape == (2, 5)
