@@ -45,8 +45,11 @@ def build_nets(p: Preset, method: str = "iggan") -> Nets:
     channels = 3 if p.color else 1
     if method != "iggan" and p.color:
         raise ValueError(f"the {method} baseline is grayscale; use a preset with color=False")
-    g_out, occupancy = (1, 0.5) if method == "iggan" else (projection.channels(method), projection.init_occupancy(p.voxel_res))
-    R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width) if method == "iggan" else None
+    if method == "iggan":
+        g_out, occupancy = 1, 0.5
+        R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width)
+    else:
+        g_out, occupancy, R = projection.channels(method), projection.init_occupancy(p.voxel_res), None
     return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_out, occupancy), R,
                 Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))
 
