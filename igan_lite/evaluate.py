@@ -25,8 +25,6 @@ from .shapes import CATEGORIES
 from .train import build_nets, load_generator
 
 CACHE = Path.home() / ".cache" / "igan-lite"
-
-
 SHIPPED = Path(__file__).parent / "weights"
 
 
@@ -57,9 +55,9 @@ def _renders(voxels: np.ndarray, p: Preset, seed: int) -> torch.Tensor:
     return render_voxels(voxels, cams, render_settings(p))
 
 
-def score(voxels: np.ndarray, reference: np.ndarray, real_images: torch.Tensor, net: FeatureNet, p: Preset, seed: int) -> dict:
-    """FD-lite (f-renders of `voxels`, one random view each, vs real images) and the 3D metrics."""
-    return {"fd_lite": fd_lite(net, _renders(voxels, p, seed), real_images), **shape_metrics(voxels, reference),
+def score(voxels: np.ndarray, images: torch.Tensor, reference: np.ndarray, real_images: torch.Tensor, net: FeatureNet) -> dict:
+    """FD-lite (`images`: f-renders of `voxels`, one random view each, vs real images) and the 3D metrics."""
+    return {"fd_lite": fd_lite(net, images, real_images), **shape_metrics(voxels, reference),
             "occupancy": float((voxels > 0.5).mean())}
 
 
@@ -86,21 +84,27 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
                          f"n for the real-vs-real floor); the dataset has {len(truth)}")
     reference = truth[n:2 * n]  # three disjoint sets of shapes
     net = feature_net(p)
+
+    def rendered_score(voxels: np.ndarray, render_seed: int = seed + 1) -> dict:
+        return score(voxels, _renders(voxels, p, render_seed), reference, real, net)
+
+    fake = generate(G, n, seed)
+    fake_images = _renders(fake, p, seed + 1)
     result = {"label": {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
                         "n": n, "seed": seed, "category": category, "preset": p.name},
-              "generator": score(generate(G, n, seed), reference, real, net, p, seed + 1)}
+              "generator": score(fake, fake_images, reference, real, net)}
     if snapshots:
-        result["snapshots"] = {f.stem: score(generate(load_generator(run, f)[0], n, seed), reference, real, net, p, seed + 1)
+        result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed))
                                for f in sorted((run / "generators").glob("step_*.pt"))}
     if baselines:
         torch.manual_seed(json.loads((run / "config.json").read_text())["seed"])
         untrained = build_nets(p).G.eval()
-        result["untrained_generator"] = score(generate(untrained, n, seed), reference, real, net, p, seed + 1)
-        result["random_boxes"] = score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)), reference, real, net, p, seed + 1)
-        result["real_vs_real"] = score(truth[2 * n:3 * n], reference, real, net, p, seed + 2)
-    if net_fid is not None:
+        result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
+        result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
+        result["real_vs_real"] = rendered_score(truth[2 * n:3 * n], seed + 2)
+    if net_fid is not None:  # the same images FD-lite scored, through InceptionV3
         result["label"]["fid_extractor"] = "InceptionV3 pool3, 2015-12-05 weights (pytorch-fid preprocessing)"
-        result["generator"]["fid"] = feature_fd(net_fid, _renders(generate(G, n, seed), p, seed + 1), real)
+        result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
         result["real_vs_real_fid"] = feature_fd(net_fid, _renders(truth[2 * n:3 * n], p, seed + 2), real)
     (run / "evaluation.json").write_text(json.dumps(result, indent=2))
     return result
