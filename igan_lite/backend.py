@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes.util
+import functools
 import importlib
 
 APT_PACKAGES = "libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 libusb-1.0-0 libgomp1"
@@ -25,8 +26,12 @@ def missing_system_libraries() -> list[str]:
     return [lib for lib in REQUIRED_LIBRARIES if ctypes.util.find_library(lib) is None]
 
 
+@functools.cache
 def open3d():
-    """Return the `open3d` module, or raise RenderBackendError naming the packages to install."""
+    """Return the `open3d` module, or raise RenderBackendError naming the packages to install.
+
+    Checked once per process (a failure is not cached): the library lookup runs `ldconfig`, which cost
+    150 ms per lite iteration when it ran for every mesh (benchmarks/RESULTS.md, profile)."""
     missing = missing_system_libraries()
     if missing:
         what = "; ".join(f"lib{m} ({REQUIRED_LIBRARIES[m]})" for m in missing)

@@ -104,5 +104,6 @@ def test_missing_egl_names_the_packages(monkeypatch):
 
     real = ctypes.util.find_library
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "EGL" else real(name))
+    backend.open3d.cache_clear()  # the check runs once per process
     with pytest.raises(backend.RenderBackendError, match="(?s)libEGL.*apt-get install -y libegl1"):
         backend.open3d()
