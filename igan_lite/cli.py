@@ -57,8 +57,13 @@ def _train(args) -> None:
         overrides["lambda_dom"] = 0.0
     if args.no_pretrain:
         overrides["pretrain"] = False
+    if args.render_workers is not None:
+        overrides["render_workers"] = args.render_workers
+    if args.no_run_ahead:
+        overrides["run_ahead"] = False
     preset = get_preset(args.preset, **overrides)
-    out = train(args.method, args.category, preset, args.out, seed=args.seed, resume=args.resume, progress=not args.quiet)
+    out = train(args.method, args.category, preset, args.out, seed=args.seed, resume=args.resume, progress=not args.quiet,
+                device=args.device, amp=args.amp)
     print(f"run written to {out}")
 
 
@@ -127,6 +132,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any preset field, e.g. --set lambda_dom=0.5 --set lr_g=1e-4")
+    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (cuda when present); under torchrun each rank uses cuda:LOCAL_RANK")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast for the nets (default: on for cuda, off for cpu)")
+    t.add_argument("--render-workers", type=int, default=None, help="render processes (default: the preset's; 0 = in this process)")
+    t.add_argument("--no-run-ahead", action="store_true", help="draw each batch when it is needed instead of during the previous step")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
 

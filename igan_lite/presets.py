@@ -42,8 +42,10 @@ class Preset:
     pretrain: bool = True
     pretrain_shapes: int = 1024
     pretrain_steps: int = 400
-    # bookkeeping
-    threads: int = 1  # torch threads for the nets (benchmarks/train_step.py)
+    # speed (benchmarks/RESULTS.md); render_workers does not change a run's numbers, run_ahead does
+    render_workers: int = 1  # processes drawing f (render_pool.py); 0 = in the training process
+    run_ahead: bool = True  # draw batch t+1 while the nets compute step t (D and proxy see G one update late)
+    threads: int = 1  # torch threads for the nets
     checkpoint_every: int = 50
     sample_every: int = 100
 
@@ -51,11 +53,11 @@ class Preset:
 PRESETS = {
     "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=150, z_dim=16, g_width=32, proxy_width=4,
                     d_width=16, batch_size=8, steps=6, pretrain_shapes=16, pretrain_steps=4,
-                    checkpoint_every=2, sample_every=3),
+                    render_workers=0, run_ahead=False, checkpoint_every=2, sample_every=3),
     "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000, steps=500),
     "paper": Preset(name="paper", voxel_res=64, image_size=128, n_shapes=20000, z_dim=200, g_width=256,
                     proxy_width=16, d_width=64, batch_size=64, steps=50000, pretrain_shapes=8192,
-                    pretrain_steps=5000, threads=0, checkpoint_every=500, sample_every=1000),
+                    pretrain_steps=5000, render_workers=6, threads=0, checkpoint_every=500, sample_every=1000),
 }
 
 
@@ -74,7 +76,13 @@ def get_preset(name: str | Preset | None = None, **overrides) -> Preset:
     return replace(preset, **overrides) if overrides else preset
 
 
+# Fields added after runs were shipped, with the value those runs were trained with.
+BEFORE_FIELD = {"render_workers": 0, "run_ahead": False}
+# Fields that change how fast a run goes but not its numbers (render_pool.py draws the same images).
+SPEED_ONLY = ("render_workers",)
+
+
 def preset_from_dict(d: dict) -> Preset:
     """Rebuild a Preset from its JSON form (as stored in run configs and checkpoints)."""
     tuples = {k: tuple(v) for k, v in d.items() if isinstance(v, list)}
-    return Preset(**{**d, **tuples})
+    return Preset(**{**BEFORE_FIELD, **d, **tuples})

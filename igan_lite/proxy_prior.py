@@ -57,6 +57,7 @@ def prior_grids(n: int, count: int, rng: np.random.Generator, generator: torch.n
     if generator is not None:
         with torch.no_grad():
             z = torch.from_numpy(rng.standard_normal((counts["generator"], generator.z_dim))).float()
-            parts.append(generator(z)[:, 0].numpy())
+            device = next(generator.parameters()).device
+            parts.append(generator(z.to(device))[:, 0].float().cpu().numpy())
     grids = np.concatenate(parts)
     return grids[rng.permutation(len(grids))]

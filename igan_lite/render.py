@@ -148,8 +148,8 @@ def get_renderer(settings: RenderSettings) -> Renderer:
     return _ACTIVE
 
 
-def to_tensor(images: Sequence[np.ndarray], color: bool) -> torch.Tensor:
-    """uint8 images (H, W, 3) -> float tensor (B, C, H, W) in [0, 1]; C = 1 is luminance (Rec. 601)."""
+def to_tensor(images: Sequence[np.ndarray] | np.ndarray, color: bool) -> torch.Tensor:
+    """uint8 images (B of (H, W, 3)) -> float tensor (B, C, H, W) in [0, 1]; C = 1 is luminance (Rec. 601)."""
     x = torch.from_numpy(np.stack(images)).float().div_(255.0).permute(0, 3, 1, 2)
     if color:
         return x.contiguous()
@@ -166,19 +166,30 @@ def _camera_list(cameras, batch: int) -> list[Camera]:
     return cameras
 
 
-def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings(), thresholds=None) -> torch.Tensor:
-    """f(x, c): occupancies (see as_voxel_batch) and cameras -> images (B, C, H, W) in [0, 1].
-
-    `thresholds` (one per grid) overrides settings.threshold: training draws f's surface level per shape
-    so that f keeps responding to occupancies near 0.5 (docs/method.md §10)."""
+def render_inputs(voxels, cameras, settings: RenderSettings, thresholds=None):
+    """Validate f's inputs -> (grids (B, N, N, N) float32, surface levels, cameras), or a clear error."""
     grids = as_voxel_batch(voxels)
     cams = _camera_list(cameras, len(grids))
     levels = [settings.threshold] * len(grids) if thresholds is None else [float(t) for t in thresholds]
     if len(levels) != len(grids) or not all(0.0 < t < 1.0 for t in levels):
         raise ValueError(f"thresholds: expected {len(grids)} values in (0, 1), got {thresholds}")
+    return grids, levels, cams
+
+
+def render_grids(grids: np.ndarray, levels: Sequence[float], cams: Sequence[Camera], settings: RenderSettings) -> np.ndarray:
+    """Validated inputs (see render_inputs) -> uint8 images (B, H, W, 3), in this process."""
     renderer = get_renderer(settings)
-    images = [renderer.render_mesh(voxels_to_mesh(g, t, settings.max_triangles), c) for g, t, c in zip(grids, levels, cams)]
-    return to_tensor(images, settings.color)
+    return np.stack([renderer.render_mesh(voxels_to_mesh(g, t, settings.max_triangles), c)
+                     for g, t, c in zip(grids, levels, cams)])
+
+
+def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings(), thresholds=None) -> torch.Tensor:
+    """f(x, c): occupancies (see as_voxel_batch) and cameras -> images (B, C, H, W) in [0, 1].
+
+    `thresholds` (one per grid) overrides settings.threshold: training draws f's surface level per shape
+    so that f keeps responding to occupancies near 0.5 (docs/method.md §10). In this process; a RenderPool
+    (render_pool.py) draws the same images in worker processes."""
+    return to_tensor(render_grids(*render_inputs(voxels, cameras, settings, thresholds), settings), settings.color)
 
 
 def render_meshes(meshes, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:

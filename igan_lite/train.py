@@ -8,6 +8,7 @@ RNG state, so `resume=True` continues bit for bit).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,14 +18,14 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from . import checkpoint, losses, projection
+from . import checkpoint, distributed, losses, projection
 from .camera import Camera, CameraPrior, frustum_grid
 from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
 from .nets import Discriminator, Generator, ProxyRenderer
-from .presets import Preset, get_preset, preset_from_dict
+from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
-from .render import render_voxels
+from .render_pool import RenderPool
 
 METHODS = ("iggan", *projection.METHODS)
 SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
@@ -54,34 +55,73 @@ def build_nets(p: Preset, method: str = "iggan") -> Nets:
                 Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))
 
 
-def run_config(method: str, category: str, p: Preset, seed: int) -> dict:
+def run_config(method: str, category: str, p: Preset, seed: int, world_size: int = 1) -> dict:
+    """What a run's numbers depend on; `world_size` (torchrun processes, each with its own batch) only when > 1."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
-    return json.loads(json.dumps({"method": method, "category": category, "seed": seed, "preset": asdict(p)}))
+    config = {"method": method, "category": category, "seed": seed, "preset": asdict(p)}
+    if world_size > 1:
+        config["world_size"] = world_size
+    return json.loads(json.dumps(config))
 
 
 class Trainer:
-    """Holds the nets, optimisers, RNGs and data of one run; `step()` is one iteration of its method."""
+    """Holds the nets, optimisers, RNGs, render workers and data of one run; `step()` is one iteration of
+    its method. `device`: "auto", "cpu" or "cuda"; `amp`: bf16 autocast for the nets (default: on cuda);
+    `rank`: this process's place in a torchrun job (distributed.py). Call `close()` (or use `with`) to end
+    the render workers."""
 
-    def __init__(self, config: dict, out: Path):
-        self.config, self.out = config, out
+    def __init__(self, config: dict, out: Path, device: str = "cpu", amp: bool | None = None,
+                 rank: distributed.Rank = distributed.SINGLE):
+        self.config, self.out, self.rank = config, out, rank
         self.p = p = preset_from_dict(config["preset"])
+        self.device = distributed.resolve_device(device)
+        self.amp = self.device.type == "cuda" if amp is None else amp
         if p.threads > 0:
             torch.set_num_threads(p.threads)
-        torch.manual_seed(config["seed"])
-        self.rng = np.random.default_rng(config["seed"])
+        torch.manual_seed(config["seed"])  # the same initial nets on every rank
         self.method = config["method"]
         self.nets = build_nets(p, self.method)
+        self.nets.G.to(self.device), self.nets.D.to(self.device)
+        if self.nets.R is not None:
+            self.nets.R.to(self.device)
+        if rank.world > 1:  # each rank draws its own z, cameras and real batches
+            torch.manual_seed(config["seed"] * 1000 + rank.rank)
+            if p.d_minibatch_std:
+                raise ValueError("d_minibatch_std mixes real and fake statistics in the data-parallel D pass; turn it off for torchrun")
+        self.rng = np.random.default_rng(config["seed"] if rank.world == 1 else [config["seed"], rank.rank])
+        # the nets as used by the forward pass that precedes their own update (DDP-wrapped under torchrun)
+        self.train_G, self.train_D = rank.wrap(self.nets.G, self.device), rank.wrap(self.nets.D, self.device)
+        self.train_R = rank.wrap(self.nets.R, self.device) if self.nets.R is not None else None
         self.opt_g = torch.optim.Adam(self.nets.G.parameters(), p.lr_g, betas=p.betas)
         self.opt_r = torch.optim.Adam(self.nets.R.parameters(), p.lr_proxy, betas=p.betas) if self.nets.R else None
         self.opt_d = torch.optim.Adam(self.nets.D.parameters(), p.lr_d, betas=p.betas)
         self.settings = render_settings(p)
+        self.renderer = RenderPool(p.render_workers, self.settings)
+        self.run_ahead = p.run_ahead and self.method == "iggan"
+        self._pending: dict | None = None  # run-ahead: the batch the render workers are drawing
         self.background = self.settings.background[0]
         self.prior = CameraPrior()
         self.step_count = 0
-        data_dir = build_dataset(config["category"], p, default_dir(config["category"], p), progress=False)
-        self.real = load_dataset(data_dir)
+        data_dir = default_dir(config["category"], p)
+        if rank.main:  # one rank builds the dataset cache, the others wait and read it
+            build_dataset(config["category"], p, data_dir, progress=False)
+        rank.barrier()
+        self.real = load_dataset(build_dataset(config["category"], p, data_dir, progress=False))
         self.fixed_z = torch.from_numpy(np.random.default_rng(1234).standard_normal((8, p.z_dim))).float()
+
+    def close(self) -> None:
+        """End the render workers (train() does this, also on errors and Ctrl-C)."""
+        self.renderer.close()
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _amp(self):
+        return distributed.autocast(self.device, self.amp)
 
     # --- the real renderer and the proxy on the same batch --------------------------------------
 
@@ -89,17 +129,26 @@ class Trainer:
         """Cameras from the prior, f's surface level per shape, and the proxy's frustum grids."""
         cams = self.prior.sample(b, self.rng)
         thresholds = self.rng.uniform(*self.p.threshold_range, b)
-        return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res)
+        return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res).to(self.device)
 
     def f(self, x: torch.Tensor, cams, thresholds) -> torch.Tensor:
-        """The real, non-differentiable renderer on detached voxels (occupancy: channel 0)."""
-        return render_voxels(x[:, :1].detach(), cams, self.settings, thresholds)
+        """The real, non-differentiable renderer on detached voxels (occupancy: channel 0), by the render workers."""
+        return self.renderer.render(x[:, :1].detach().float().cpu(), cams, thresholds).to(self.device)
 
     def proxy(self, x: torch.Tensor, grid: torch.Tensor, thresholds, R: ProxyRenderer | None = None) -> torch.Tensor:
         """R (default: the run's) on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5
         on the shifted grid, so R learns one renderer instead of a blur over unseen levels (docs/method.md §10)."""
-        shift = torch.as_tensor(0.5 - np.asarray(thresholds), dtype=x.dtype).view(-1, 1, 1, 1, 1)
-        return (R or self.nets.R)(x + shift, grid)
+        shift = torch.as_tensor(0.5 - np.asarray(thresholds), dtype=x.dtype, device=x.device).view(-1, 1, 1, 1, 1)
+        with self._amp():
+            return (R or self.nets.R)(x + shift, grid).float()
+
+    def generate(self, z: torch.Tensor, G: torch.nn.Module | None = None) -> torch.Tensor:
+        with self._amp():
+            return (G or self.nets.G)(z.to(self.device)).float()
+
+    def discriminate(self, images: torch.Tensor, D: torch.nn.Module | None = None) -> torch.Tensor:
+        with self._amp():
+            return (D or self.nets.D)(images).float()
 
     # --- proxy pretraining (docs/method.md §3) -------------------------------------------------
 
@@ -111,10 +160,11 @@ class Trainer:
         self.nets.G.train()
         cams, thresholds, grid = self.sample_views(len(grids))
         images = torch.cat([self.f(grids[i:i + 64], cams[i:i + 64], thresholds[i:i + 64]) for i in range(0, len(grids), 64)])
+        grids = grids.to(self.device)
         log = []
         for step in tqdm(range(p.pretrain_steps), desc="pretraining proxy", disable=not progress):
             idx = self.rng.choice(len(grids), p.batch_size, replace=False)
-            loss = losses.proxy_l2(self.proxy(grids[idx], grid[idx], thresholds[idx]), images[idx])
+            loss = losses.proxy_l2(self.proxy(grids[idx], grid[idx], thresholds[idx], self.train_R), images[idx])
             self._check_finite(loss, "proxy pretraining", step)
             self.opt_r.zero_grad()
             loss.backward()
@@ -126,12 +176,52 @@ class Trainer:
 
     def real_batch(self, b: int) -> torch.Tensor:
         """b real images; silhouettes of them for VH and AO, which can draw nothing else."""
-        real = self.real.batch(torch.from_numpy(self.rng.choice(len(self.real), b)))
+        real = self.real.batch(torch.from_numpy(self.rng.choice(len(self.real), b))).to(self.device)
         return projection.silhouettes(real, self.background) if self.method in ("vh", "ao") else real
 
+    def _new_batch(self, grad: bool) -> dict:
+        z = torch.randn(self.p.batch_size, self.p.z_dim)
+        with torch.set_grad_enabled(grad):
+            x = self.generate(z, self.train_G if grad else None)
+        cams, thresholds, grid = self.sample_views(self.p.batch_size)
+        return {"z": z, "x": x, "cams": cams, "thresholds": thresholds, "grid": grid}
+
+    def _submit(self, batch: dict) -> dict:
+        """Send a generated batch to the render workers; its images arrive while the nets compute."""
+        x = batch["x"][:, :1].detach().float().cpu()
+        return {**batch, "job": self.renderer.submit(x, batch["cams"], batch["thresholds"])}
+
+    def rendered_batch(self) -> tuple[dict, torch.Tensor, dict]:
+        """A generated batch, f's images of it, and timings. Serial: x = G(z) now, drawn now. Run-ahead
+        (preset.run_ahead, IG-GAN): this batch was generated and sent to the workers during the previous step,
+        by G before that step's update; the next batch is sent now, to be drawn during this step's updates."""
+        t0 = time.perf_counter()
+        if not self.run_ahead:
+            batch = self._new_batch(grad=True)
+            t1 = time.perf_counter()
+            fake = self.f(batch["x"], batch["cams"], batch["thresholds"])
+        else:
+            if self._pending is None:
+                self._pending = self._submit(self._new_batch(grad=False))
+            batch, self._pending = self._pending, self._submit(self._new_batch(grad=False))
+            t1 = time.perf_counter()
+            fake = batch.pop("job").result().to(self.device)
+        return batch, fake, {"time_generator_forward": t1 - t0, "time_real_render": time.perf_counter() - t1}
+
     def step(self) -> dict:
-        p, G, D = self.p, self.nets.G, self.nets.D
-        timings, t = {}, time.perf_counter()
+        p, D = self.p, self.nets.D
+        t = time.perf_counter()
+        iggan = self.method == "iggan"
+        if iggan:
+            batch, fake, timings = self.rendered_batch()
+        else:
+            batch = self._new_batch(grad=True)
+            timings = {"time_generator_forward": time.perf_counter() - t}
+            t = time.perf_counter()
+            fake = projection.project(self.method, batch["x"], batch["grid"], self.background)
+            timings["time_projection"] = time.perf_counter() - t
+        z, x, cams, thresholds, grid = (batch[k] for k in ("z", "x", "cams", "thresholds", "grid"))
+        t = time.perf_counter()
 
         def lap(name):
             nonlocal t
@@ -139,19 +229,11 @@ class Trainer:
             timings[f"time_{name}"] = now - t
             t = now
 
-        z = torch.randn(p.batch_size, p.z_dim)
-        x = G(z)
-        cams, thresholds, grid = self.sample_views(p.batch_size)
-        lap("generator_forward")
-        iggan = self.method == "iggan"
-        fake = self.f(x, cams, thresholds) if iggan else projection.project(self.method, x, grid, self.background)
-        lap("real_render" if iggan else "projection")
-
         # 1. discriminator: real images vs images of generated shapes (IG-GAN: by the real renderer)
-        real_logits, fake_logits = D(self.real_batch(p.batch_size)), D(fake.detach())
+        real_logits, fake_logits = self._d_logits(self.real_batch(p.batch_size), fake.detach())
         loss_d = losses.d_loss(real_logits, fake_logits)
         self._check_finite(loss_d, "discriminator")
-        acc = losses.d_accuracy(real_logits, fake_logits)
+        acc = self.rank.mean(losses.d_accuracy(real_logits, fake_logits))  # every rank takes the same decision
         d_updated = acc < p.d_acc_max
         if d_updated:
             self.opt_d.zero_grad()
@@ -163,10 +245,12 @@ class Trainer:
         proxy_stats = self._proxy_steps(x, fake, grid, thresholds) if iggan else {}
         lap("proxy")
 
-        # 3. generator: adversarial loss through the proxy (IG-GAN) or the projection, plus mode seeking
-        images = self.proxy(x, grid, thresholds) if iggan else fake
-        loss_g = losses.g_loss(D(images))
-        loss_ms = losses.mode_seeking_loss(x, z) if p.lambda_ms > 0 else torch.zeros(())
+        # 3. generator: adversarial loss through the proxy (IG-GAN) or the projection, plus mode seeking.
+        # Run-ahead: x came from G before its last update, without a graph; G's own update uses G(z) now.
+        x_g = self.generate(z, self.train_G) if self.run_ahead else x
+        images = self.proxy(x_g, grid, thresholds) if iggan else fake
+        loss_g = losses.g_loss(self.discriminate(images))
+        loss_ms = losses.mode_seeking_loss(x_g, z.to(self.device)) if p.lambda_ms > 0 else torch.zeros(())
         self._check_finite(loss_g, "generator")
         self.opt_g.zero_grad()
         (loss_g + p.lambda_ms * loss_ms).backward()
@@ -175,18 +259,25 @@ class Trainer:
         lap("generator")
 
         self.step_count += 1
-        stats = {**sample_stats(x[:, :1], fake, background=self.background), **proxy_stats}
+        stats = {**sample_stats(x[:, :1].cpu(), fake.cpu(), background=self.background), **proxy_stats}
         return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_ms": loss_ms.item(), "d_acc": acc,
                 "d_updated": d_updated, **stats, **timings, "warnings": collapse_warnings(stats)}
+
+    def _d_logits(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D on a real and a fake batch. Under torchrun both go through DDP in one pass (DDP allows one
+        forward per backward); alone, two passes, as every shipped run was trained."""
+        if self.rank.world == 1:
+            return self.discriminate(real), self.discriminate(fake)
+        return self.discriminate(torch.cat([real, fake]), self.train_D).split(len(real))
 
     def _proxy_steps(self, x: torch.Tensor, fake: torch.Tensor, grid: torch.Tensor, thresholds) -> dict:
         """2. proxy: pixel L2 + discriminator output matching on the generated shapes, `proxy_steps` times;
         leaves R frozen for the generator update (re-enabled at its next use)."""
-        p, R, D = self.p, self.nets.R, self.nets.D
+        p, R = self.p, self.nets.R
         R.requires_grad_(True)
         for k in range(p.proxy_steps):
-            proxy_images = self.proxy(x.detach(), grid, thresholds)
-            loss_r, loss_l2, loss_dom = losses.proxy_loss(proxy_images, fake, D, p.lambda_l2, p.lambda_dom)
+            proxy_images = self.proxy(x.detach(), grid, thresholds, self.train_R)
+            loss_r, loss_l2, loss_dom = losses.proxy_loss(proxy_images, fake, self.discriminate, p.lambda_l2, p.lambda_dom)
             if k == 0:
                 proxy_error = loss_l2.item()  # R's error on this batch of generator samples, before updating
             self._check_finite(loss_r, "proxy")
@@ -211,17 +302,30 @@ class Trainer:
         parts = {"G": n.G, "R": n.R, "D": n.D, "opt_g": self.opt_g, "opt_r": self.opt_r, "opt_d": self.opt_d}
         return {name: part for name, part in parts.items() if part is not None}
 
-    def state(self) -> dict:
-        return {"config": self.config, "step": self.step_count,
-                **{name: part.state_dict() for name, part in self._stateful().items()},
-                "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}
+    def rank_state(self) -> dict:
+        """What differs between ranks: the RNGs, and the batch the render workers are drawing (run-ahead)."""
+        state = {"step": self.step_count, "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}
+        if self._pending is not None:
+            state["pending"] = {"z": self._pending["z"], "x": self._pending["x"].detach().cpu(),
+                                "cams": self._pending["cams"], "thresholds": self._pending["thresholds"]}
+        return state
 
-    def load_state(self, state: dict) -> None:
+    def state(self) -> dict:
+        return {"config": self.config, **{name: part.state_dict() for name, part in self._stateful().items()},
+                **self.rank_state()}
+
+    def load_state(self, state: dict, rank_state: dict | None = None) -> None:
+        """Nets and optimisers from `state`; RNGs (and a pending run-ahead batch) from `rank_state` (default: `state`)."""
         for name, part in self._stateful().items():
             part.load_state_dict(state[name])
-        torch.set_rng_state(state["torch_rng"])
-        self.rng.bit_generator.state = state["numpy_rng"]
+        rank_state = rank_state or state
+        torch.set_rng_state(rank_state["torch_rng"])
+        self.rng.bit_generator.state = rank_state["numpy_rng"]
         self.step_count = state["step"]
+        pending = rank_state.get("pending")
+        if pending is not None and self.run_ahead:
+            grid = frustum_grid(pending["cams"], self.p.image_size, self.p.voxel_res).to(self.device)
+            self._pending = self._submit({**pending, "x": pending["x"].to(self.device), "grid": grid})
 
     def sample_grid(self) -> torch.Tensor:
         """Real-renderer images of 8 fixed-z samples from the three SAMPLE_VIEWS, plus the proxy's (or the
@@ -229,13 +333,13 @@ class Trainer:
         G, n = self.nets.G, len(self.fixed_z)
         G.eval()
         with torch.no_grad():
-            x = G(self.fixed_z)
+            x = self.generate(self.fixed_z)
             rows = [self.f(x, [c] * n, [0.5] * n) for c in SAMPLE_VIEWS]
-            grids = [frustum_grid([c] * n, self.p.image_size, self.p.voxel_res) for c in SAMPLE_VIEWS]
+            grids = [frustum_grid([c] * n, self.p.image_size, self.p.voxel_res).to(self.device) for c in SAMPLE_VIEWS]
             rows += [self.proxy(x, g, [0.5] * n) if self.method == "iggan"
                      else projection.project(self.method, x, g, self.background) for g in grids]
         G.train()
-        return torch.cat(rows)
+        return torch.cat(rows).cpu()
 
 
 def checkpoint_path(out: Path) -> Path:
@@ -277,71 +381,101 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 
 def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
     """Resuming must not silently change what is being trained (only `steps` may grow)."""
-    s, w = dict(saved["preset"]), dict(wanted["preset"])
-    s.pop("steps"), w.pop("steps")
+    s, w = asdict(preset_from_dict(saved["preset"])), asdict(preset_from_dict(wanted["preset"]))
+    for field in ("steps", *SPEED_ONLY):
+        s.pop(field), w.pop(field)
     diff = {k: (s.get(k), w.get(k)) for k in set(s) | set(w) if s.get(k) != w.get(k)}
-    diff.update({k: (saved[k], wanted[k]) for k in ("method", "category", "seed") if saved[k] != wanted[k]})
+    diff.update({k: (saved.get(k, 1), wanted.get(k, 1)) for k in ("method", "category", "seed", "world_size")
+                 if saved.get(k, 1) != wanted.get(k, 1)})
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in sorted(diff.items()))
         raise ValueError(f"checkpoint {path} does not match the requested run ({shown})")
 
 
+def rank_state_path(out: Path, rank: int) -> Path:
+    """Under torchrun, ranks other than 0 keep their RNG state here, saved with every checkpoint."""
+    return out / f"rng-rank{rank}.pt"
+
+
 def train(method: str = "iggan", category: str = "chair", preset: str | Preset | None = None,
           out: str | Path = "runs/chair", seed: int = 0, resume: bool = False, progress: bool = True,
-          callback=None) -> Path:
+          callback=None, device: str = "cpu", amp: bool | None = None) -> Path:
     """Train (or resume) one run into `out`; returns `out`. See the module docstring for what is written.
-    `callback(row, trainer)`, if given, is called after every step (notebooks draw live plots with it)."""
+    `callback(row, trainer)`, if given, is called after every step (notebooks draw live plots with it).
+    `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts the nets to bf16.
+    Launched by torchrun, every rank trains on its own batches and rank 0 writes (distributed.py)."""
     p = get_preset(preset)
-    config = run_config(method, category, p, seed)
+    dev = distributed.resolve_device(device)
+    rank = distributed.init_from_env(dev)
+    config = run_config(method, category, p, seed, rank.world)
     out = Path(out)
     ckpt = checkpoint_path(out)
     if resume and not ckpt.exists():
         raise FileNotFoundError(f"cannot resume: no checkpoint at {ckpt}; run without --resume to start")
     if not resume and ckpt.exists():
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "samples").mkdir(exist_ok=True)
-    (out / "generators").mkdir(exist_ok=True)
-    metrics = out / "metrics.jsonl"
-
     state = checkpoint.load(ckpt) if resume else None
     if state is not None:
         _check_resume(state["config"], config, ckpt)
-    trainer = Trainer(config, out)
-    (out / "config.json").write_text(json.dumps(config, indent=2))
+    try:
+        with Trainer(config, out, distributed.cuda_device_of(dev), amp, rank) as trainer:
+            _train_loop(trainer, state, progress and rank.main, callback)
+    finally:
+        if rank.world > 1:
+            distributed.leave()
+    return out
+
+
+def _train_loop(trainer: Trainer, state: dict | None, progress: bool, callback) -> None:
+    p, config, out, rank = trainer.p, trainer.config, trainer.out, trainer.rank
+    ckpt, metrics = checkpoint_path(out), out / "metrics.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    if rank.main:
+        for folder in (out / "samples", out / "generators"):
+            folder.mkdir(exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+
+    def save_checkpoint():
+        if rank.main:
+            checkpoint.save_atomic(trainer.state(), ckpt)
+        else:
+            checkpoint.save_atomic({"config": config, **trainer.rank_state()}, rank_state_path(out, rank.rank))
+
     if state is not None:
-        trainer.load_state(state)
-        _truncate_metrics(metrics, trainer.step_count)
+        trainer.load_state(state, None if rank.main else checkpoint.load(rank_state_path(out, rank.rank)))
+        if rank.main:
+            _truncate_metrics(metrics, trainer.step_count)
     else:
-        metrics.write_text("")
-        if p.pretrain and method == "iggan":
+        if rank.main:
+            metrics.write_text("")
+        if p.pretrain and trainer.method == "iggan":
             log = trainer.pretrain_proxy(progress)
-            (out / "pretrain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
-        checkpoint.save_atomic(trainer.state(), ckpt)
+            if rank.main:
+                (out / "pretrain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+        save_checkpoint()
 
     bar = tqdm(range(trainer.step_count, p.steps), initial=trainer.step_count, total=p.steps,
-               desc=f"{method} {category}", disable=not progress)
+               desc=f"{trainer.method} {config['category']}", disable=not progress)
     seen_warnings: set[str] = set()
-    with metrics.open("a") as log:
+    with metrics.open("a") if rank.main else open(os.devnull, "w") as log:
         for _ in bar:
             row = trainer.step()
             log.write(json.dumps(row) + "\n")
             log.flush()
             if callback is not None:
                 callback(row, trainer)
-            for kind, message in row["warnings"].items():
+            for kind, message in row["warnings"].items() if rank.main else ():
                 if kind not in seen_warnings or row["step"] % p.sample_every == 0:
                     tqdm.write(f"step {row['step']}: warning: {message}")
                     seen_warnings.add(kind)
             bar.set_postfix(d=f"{row['loss_d']:.2f}", g=f"{row['loss_g']:.2f}", proxy=f"{row.get('proxy_error', 0):.4f}",
                             occ=f"{row['occupancy']:.3f}", div=f"{row['diversity']:.2f}")
-            if row["step"] % p.sample_every == 0 or row["step"] == p.steps:
+            if rank.main and (row["step"] % p.sample_every == 0 or row["step"] == p.steps):
                 save_image_grid(trainer.sample_grid(), out / "samples" / f"step_{row['step']:06d}.png", ncols=8)
                 checkpoint.save_atomic({"config": config, "step": row["step"], "G": trainer.nets.G.state_dict()},
                                        out / "generators" / f"step_{row['step']:06d}.pt")
             if row["step"] % p.checkpoint_every == 0 or row["step"] == p.steps:
-                checkpoint.save_atomic(trainer.state(), ckpt)
-    return out
+                save_checkpoint()
 
 
 def load_generator(run: str | Path, snapshot: str | Path | None = None) -> tuple[Generator, Preset]:
