@@ -53,24 +53,57 @@ def _cli(args, cwd):
     return [sys.executable, "-m", "igan_lite.cli", *args], dict(cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_sigkill_and_resume_gives_the_same_numbers(tmp_path):
+def children(pid: int) -> list[int]:
+    """PIDs of the processes whose parent is `pid` (from /proc)."""
+    kids = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(stat))
+    return kids
+
+
+def alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("mode", ["serial", "run-ahead"])
+def test_sigkill_and_resume_gives_the_same_numbers(tmp_path, mode):
+    """Killed mid-run and resumed, a run logs the numbers of an uninterrupted one. Run-ahead: the killed run
+    draws with 2 render workers, the others with 0 and 1 (the worker count must not matter), and the
+    killed run's workers must not outlive it."""
     args = ["train", "--preset", "smoke", "--steps", "10", "--quiet"]
-    cmd, kw = _cli(args + ["--out", "straight"], tmp_path)
+    extra = (lambda workers: ["--set", "run_ahead=true", "--render-workers", str(workers)]) if mode == "run-ahead" else (lambda _: [])
+    cmd, kw = _cli(args + ["--out", "straight"] + extra(0), tmp_path)
     assert subprocess.run(cmd, **kw, timeout=600).returncode == 0
 
-    cmd, kw = _cli(args + ["--out", "killed"], tmp_path)
+    cmd, kw = _cli(args + ["--out", "killed"] + extra(2), tmp_path)
     proc = subprocess.Popen(cmd, **kw)
     metrics = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.time() + 600
     while time.time() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 5):
         time.sleep(0.05)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 5 <= len(metrics.read_text().splitlines()) < 10, "the run finished before it could be killed"
     killed_at = checkpoint.load(tmp_path / "killed" / "checkpoint.pt")["step"]
     assert killed_at < 10
+    if mode == "run-ahead":
+        assert len(workers) >= 2, "the render workers should be child processes"
+        deadline = time.time() + 30
+        while time.time() < deadline and any(alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(alive(w) for w in workers), "render workers outlived the killed training process"
 
-    cmd, kw = _cli(args + ["--out", "killed", "--resume"], tmp_path)
+    cmd, kw = _cli(args + ["--out", "killed", "--resume"] + extra(1), tmp_path)
     assert subprocess.run(cmd, **kw, timeout=600).returncode == 0
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "killed")
     assert [r["step"] for r in b] == list(range(1, 11))

@@ -1,0 +1,114 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from igan_lite import render_pool
+from igan_lite.camera import CameraPrior
+from igan_lite.render import RenderSettings, render_voxels
+from igan_lite.render_pool import RenderPool, RenderWorkerError
+
+S = RenderSettings(image_size=32)
+
+
+def batch(n=6, res=12, seed=0):
+    rng = np.random.default_rng(seed)
+    grids = np.zeros((n, res, res, res), np.float32)
+    for i, g in enumerate(grids):  # a box of random size per grid, plus a little speckle
+        a, b = rng.integers(1, res // 2, 2)
+        g[a:res - b, a:res - a, b:res - b] = rng.uniform(0.55, 1.0)
+        g[rng.random(g.shape) > 0.995] = 1.0
+    return grids, CameraPrior().sample(n, rng), rng.uniform(0.3, 0.7, n)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with RenderPool(2, S) as p:
+        yield p
+
+
+def test_pool_draws_what_the_in_process_renderer_draws(pool):
+    grids, cams, levels = batch()
+    expected = render_voxels(grids, cams, S, levels)
+    assert (pool.render(grids, cams, levels) == expected).all()
+    # several jobs in flight at once come back whole and in their own order
+    jobs = [pool.submit(*batch(n, seed=n)[:2]) for n in (1, 5, 3)]
+    for job, n in reversed(list(zip(jobs, (1, 5, 3)))):
+        g, c, _ = batch(n, seed=n)
+        assert (job.result() == render_voxels(g, c, S)).all()
+    color = RenderSettings(image_size=32, color=True)
+    assert (pool.render(grids, cams, levels, settings=color) == render_voxels(grids, cams, color, levels)).all()
+
+
+def test_in_process_pool_is_the_plain_renderer():
+    grids, cams, levels = batch(3)
+    with RenderPool(0, S) as p:
+        assert p.pids() == []
+        assert (p.render(grids, cams, levels) == render_voxels(grids, cams, S, levels)).all()
+
+
+def test_a_killed_worker_is_replaced_and_its_chunk_drawn_again(pool):
+    grids, cams, levels = batch(8)
+    expected = render_voxels(grids, cams, S, levels)
+    job = pool.submit(grids, cams, levels)
+    victim = pool.pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    assert (job.result() == expected).all()
+    assert victim not in pool.pids() and len(pool.pids()) == 2
+    assert (pool.render(grids, cams, levels) == expected).all()  # the replacement works too
+
+
+def test_a_chunk_whose_workers_keep_dying_is_reported(monkeypatch):
+    monkeypatch.setattr(render_pool, "MAX_RETRIES", 0)
+    grids, cams, _ = batch(2)
+    with RenderPool(1, S) as p:
+        job = p.submit(grids, cams)
+        os.kill(p.pids()[0], signal.SIGKILL)
+        with pytest.raises(RenderWorkerError, match="died 1 times drawing chunk 0"):
+            job.result()
+
+
+def test_close_ends_every_worker():
+    p = RenderPool(2, S)
+    pids = p.pids()
+    p.render(*batch(2)[:2])
+    p.submit(*batch(4)[:2])  # still drawing when closed
+    p.close()
+    p.close()  # twice is fine
+    assert not any(alive(pid) for pid in pids)
+    with pytest.raises(RuntimeError, match="closed"):
+        p.submit(*batch(2)[:2])
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    script = ("import time\nfrom igan_lite.render_pool import RenderPool\n"
+              "if __name__ == '__main__':\n"
+              "    p = RenderPool(2)\n    print(*p.pids(), flush=True)\n    time.sleep(600)\n")
+    (tmp_path / "parent.py").write_text(script)
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    pids = [int(w) for w in proc.stdout.readline().split()]
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(alive(pid) for pid in pids):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pids), "orphaned render workers"
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="workers: expected an int >= 0"):
+        RenderPool(-1, S)
+    with RenderPool(0, S) as p, pytest.raises(ValueError, match="thresholds: expected 2 values"):
+        p.submit(*batch(2)[:2], thresholds=[0.5])
