@@ -31,9 +31,11 @@ reproduce: setup
 test: setup
 	IGAN_PRESET=smoke $(BIN)/pytest $(NBVAL) tests notebooks
 
+# benchmarks/RESULTS.md holds what these printed on the 2-core machine, with the command and machine line.
 benchmark: setup
 	$(BIN)/python benchmarks/render_throughput.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/peak_memory.py
 
 # The shipped lite runs (docs/experiments.md): IG-GAN, the VH/AO/EA baselines and the two ablations, chair and
 # table, seed 0, trained from scratch and exported slim to checkpoints/lite/ (about 3 hours on 2 cores).

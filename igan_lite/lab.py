@@ -48,6 +48,7 @@ class ProxyLab:
         self.x = torch.from_numpy(grids[rng.permutation(n_grids)])[:, None]
         self.cams, self.thresholds, self.grid = t.sample_views(n_grids)
         self.f_images = t.f(self.x, self.cams, self.thresholds)
+        t.close()  # the lab draws nothing more with f: end its render workers
         self.train_idx, self.test_idx = np.arange(half), np.arange(half, n_grids)
         self.D = t.nets.D
         self.d_log = self._train_discriminator(d_steps)

@@ -138,9 +138,12 @@ class RenderPool:
 
     def _dispatch(self) -> None:
         for w in self._workers:
-            if w.chunk is None and self._queue:
+            while w.chunk is None and self._queue:
                 w.chunk = self._queue.popleft()
-                w.conn.send(w.chunk.task)
+                try:
+                    w.conn.send(w.chunk.task)
+                except (BrokenPipeError, OSError):  # it died while idle
+                    self._replace(w)
 
     def _collect(self, job: int, chunks: int) -> list[np.ndarray]:
         """Wait until every chunk of `job` is drawn (drawing other jobs' chunks queued before it too)."""

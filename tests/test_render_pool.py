@@ -67,6 +67,22 @@ def test_a_killed_worker_is_replaced_and_its_chunk_drawn_again(pool):
     assert (job.result() == expected).all()
     assert victim not in pool.pids() and len(pool.pids()) == 2
     assert (pool.render(grids, cams, levels) == expected).all()  # the replacement works too
+    idle = pool.pids()[1]
+    os.kill(idle, signal.SIGKILL)  # a worker that dies between jobs
+    time.sleep(0.2)
+    assert (pool.render(grids, cams, levels) == expected).all()
+    assert idle not in pool.pids()
+
+
+def test_a_lone_worker_that_died_between_jobs_is_replaced():
+    grids, cams, levels = batch(3)
+    with RenderPool(1, S) as p:
+        first = p.pids()[0]
+        p.render(grids, cams, levels)
+        os.kill(first, signal.SIGKILL)
+        time.sleep(0.2)
+        assert (p.render(grids, cams, levels) == render_voxels(grids, cams, S, levels)).all()
+        assert p.pids() != [first]
 
 
 def test_a_chunk_whose_workers_keep_dying_is_reported(monkeypatch):
