@@ -32,8 +32,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def autocast(device: torch.device, enabled: bool):
-    """bf16 autocast for the nets' forward passes; losses and the renderer stay float32. bf16 keeps float32's
-    range, so no loss scaling is needed and the adversarial logits cannot overflow."""
+    """bf16 autocast for the generator's and the proxy's forward passes (the 3D convolutions, where the time
+    goes); D, the losses and the renderer stay float32. bf16 keeps float32's range: no loss scaling needed."""
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)

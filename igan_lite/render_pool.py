@@ -30,12 +30,13 @@ class RenderWorkerError(RuntimeError):
     """A render worker raised, or kept dying on the same chunk; the message says which and why."""
 
 
-def _worker_main(conn, env: dict) -> None:
+def _worker_main(conn, env: dict, nice: int) -> None:
     """Worker loop: receive (settings, grids, levels, cams), reply ("ok", uint8 images) or ("error", traceback).
     Exits when the parent says so (None) or disappears (EOF / broken pipe): no orphans."""
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent cleans up
     torch.set_num_threads(1)
+    os.nice(nice)
     while True:
         try:
             task = conn.recv()
@@ -86,13 +87,17 @@ class RenderJob:
 
 class RenderPool:
     """`workers` render processes (0: draw in this process). `gl_threads` sets Mesa llvmpipe's threads per
-    worker (LP_NUM_THREADS; None: Mesa's default, one per core)."""
+    worker (LP_NUM_THREADS; None: Mesa's default, one per core). `nice` lowers the workers' CPU priority:
+    running ahead, f has slack (it needs ~0.4 s of CPU per 1.1 s lite iteration), so when both want a core
+    the nets should get it (benchmarks/RESULTS.md)."""
 
-    def __init__(self, workers: int, settings: RenderSettings = RenderSettings(), gl_threads: int | None = 1):
+    def __init__(self, workers: int, settings: RenderSettings = RenderSettings(), gl_threads: int | None = 1,
+                 nice: int = 10):
         if not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers: expected an int >= 0 (0 = render in this process), got {workers!r}")
         self.settings = settings
         self._env = {"LP_NUM_THREADS": str(gl_threads)} if gl_threads else {}
+        self._nice = nice
         self._ctx = mp.get_context("spawn")  # a fork would copy this process's Filament engine and threads
         self._workers: list[_Worker] = []
         self._queue: deque[_Chunk] = deque()
@@ -106,12 +111,16 @@ class RenderPool:
     def workers(self) -> int:
         return len(self._workers)
 
+    def drawing(self) -> int:
+        """Chunks the workers are drawing now (submitted work waiting in this process is not counted)."""
+        return sum(w.chunk is not None for w in self._workers)
+
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._env), daemon=True, name="igan-render")
+        process = self._ctx.Process(target=_worker_main, args=(child, self._env, self._nice), daemon=True, name="igan-render")
         process.start()
         child.close()
         return _Worker(process, parent)
@@ -157,6 +166,7 @@ class RenderPool:
                     self._receive(w)
                 elif w.process.sentinel in ready:
                     self._replace(w)
+        self._dispatch()  # chunks queued behind this job start now, not at the next wait
         return [self._done.pop(k) for k in keys]
 
     def _receive(self, w: _Worker) -> None:

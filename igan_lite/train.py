@@ -67,7 +67,7 @@ def run_config(method: str, category: str, p: Preset, seed: int, world_size: int
 
 class Trainer:
     """Holds the nets, optimisers, RNGs, render workers and data of one run; `step()` is one iteration of
-    its method. `device`: "auto", "cpu" or "cuda"; `amp`: bf16 autocast for the nets (default: on cuda);
+    its method. `device`: "auto", "cpu" or "cuda"; `amp`: bf16 autocast for G and R (default: on cuda);
     `rank`: this process's place in a torchrun job (distributed.py). Call `close()` (or use `with`) to end
     the render workers."""
 
@@ -147,8 +147,9 @@ class Trainer:
             return (G or self.nets.G)(z.to(self.device)).float()
 
     def discriminate(self, images: torch.Tensor, D: torch.nn.Module | None = None) -> torch.Tensor:
-        with self._amp():
-            return (D or self.nets.D)(images).float()
+        """D in float32 even under --amp: its spectral norm's power iteration and the logits that DOM matches
+        would lose precision in bf16; D is the smallest of the three nets."""
+        return (D or self.nets.D)(images.float())
 
     # --- proxy pretraining (docs/method.md §3) -------------------------------------------------
 
@@ -203,9 +204,11 @@ class Trainer:
         else:
             if self._pending is None:
                 self._pending = self._submit(self._new_batch(grad=False))
-            batch, self._pending = self._pending, self._submit(self._new_batch(grad=False))
+            batch = self._pending
+            fake = batch.pop("job").result().to(self.device)  # waits only if f is slower than the nets
             t1 = time.perf_counter()
-            fake = batch.pop("job").result().to(self.device)
+            self._pending = self._submit(self._new_batch(grad=False))
+            return batch, fake, {"time_real_render": t1 - t0, "time_generator_forward": time.perf_counter() - t1}
         return batch, fake, {"time_generator_forward": t1 - t0, "time_real_render": time.perf_counter() - t1}
 
     def step(self) -> dict:
@@ -402,7 +405,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
           callback=None, device: str = "cpu", amp: bool | None = None) -> Path:
     """Train (or resume) one run into `out`; returns `out`. See the module docstring for what is written.
     `callback(row, trainer)`, if given, is called after every step (notebooks draw live plots with it).
-    `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts the nets to bf16.
+    `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts G and R to bf16.
     Launched by torchrun, every rank trains on its own batches and rank 0 writes (distributed.py)."""
     p = get_preset(preset)
     dev = distributed.resolve_device(device)

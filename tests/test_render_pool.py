@@ -51,6 +51,18 @@ def test_pool_draws_what_the_in_process_renderer_draws(pool):
     assert (pool.render(grids, cams, levels, settings=color) == render_voxels(grids, cams, color, levels)).all()
 
 
+def test_the_next_job_starts_as_soon_as_the_workers_are_free(pool):
+    """Run-ahead depends on it: a job submitted while another is being drawn must not wait for its own
+    result() call to start."""
+    grids, cams, levels = batch(4)
+    first, second = pool.submit(grids, cams, levels), pool.submit(grids[::-1], cams[::-1], levels[::-1])
+    assert pool.drawing() == 2  # first's two chunks; second's wait in this process
+    first.result()
+    assert pool.drawing() == 2  # second's chunks are on the workers now
+    assert (second.result() == render_voxels(grids[::-1], cams[::-1], S, levels[::-1])).all()
+    assert pool.drawing() == 0
+
+
 def test_in_process_pool_is_the_plain_renderer():
     grids, cams, levels = batch(3)
     with RenderPool(0, S) as p:
