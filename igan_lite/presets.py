@@ -45,7 +45,7 @@ class Preset:
     # speed (benchmarks/RESULTS.md); render_workers does not change a run's numbers, run_ahead does
     render_workers: int = 1  # processes drawing f (render_pool.py); 0 = in the training process
     run_ahead: bool = True  # draw batch t+1 while the nets compute step t (D and proxy see G one update late)
-    threads: int = 1  # torch threads for the nets
+    threads: int = 1  # torch threads for the nets (0: torch's default); 1 measured best on a shared CPU
     checkpoint_every: int = 50
     sample_every: int = 100
 
