@@ -1,6 +1,10 @@
 """IG-GAN training (docs/method.md §2): proxy pretraining, then D / proxy / G updates per iteration; and the
 baselines (`method` vh / ao / ea), where a differentiable projection replaces renderer and proxy (projection.py).
 
+f draws in render worker processes (render_pool.py); with `run_ahead` (the lite default) the next batch is
+drawn while the nets compute this one (`Trainer.rendered_batch`). Under torchrun every rank trains on its own
+batches (distributed.py).
+
 A run folder holds config.json, metrics.jsonl (one line per step), samples/*.png, generators/*.pt (the
 generator every `sample_every` steps) and checkpoint.pt (atomic, every `checkpoint_every` steps, with every
 RNG state, so `resume=True` continues bit for bit).
@@ -201,15 +205,14 @@ class Trainer:
             batch = self._new_batch(grad=True)
             t1 = time.perf_counter()
             fake = self.f(batch["x"], batch["cams"], batch["thresholds"])
-        else:
-            if self._pending is None:
-                self._pending = self._submit(self._new_batch(grad=False))
-            batch = self._pending
-            fake = batch.pop("job").result().to(self.device)  # waits only if f is slower than the nets
-            t1 = time.perf_counter()
+            return batch, fake, {"time_generator_forward": t1 - t0, "time_real_render": time.perf_counter() - t1}
+        if self._pending is None:  # the first step (or a resumed run without a pending batch) fills the pipeline
             self._pending = self._submit(self._new_batch(grad=False))
-            return batch, fake, {"time_real_render": t1 - t0, "time_generator_forward": time.perf_counter() - t1}
-        return batch, fake, {"time_generator_forward": t1 - t0, "time_real_render": time.perf_counter() - t1}
+        batch = self._pending
+        fake = batch.pop("job").result().to(self.device)  # waits only if f is slower than the nets
+        t1 = time.perf_counter()
+        self._pending = self._submit(self._new_batch(grad=False))
+        return batch, fake, {"time_real_render": t1 - t0, "time_generator_forward": time.perf_counter() - t1}
 
     def step(self) -> dict:
         p, D = self.p, self.nets.D
