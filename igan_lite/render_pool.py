@@ -102,6 +102,7 @@ class RenderPool:
         self._workers: list[_Worker] = []
         self._queue: deque[_Chunk] = deque()
         self._done: dict[tuple[int, int], np.ndarray] = {}
+        self._failed: set[int] = set()
         self._jobs = 0
         self._finalizer = weakref.finalize(self, _stop, self._workers)
         for _ in range(workers):
@@ -176,8 +177,11 @@ class RenderPool:
             return self._replace(w)
         chunk, w.chunk = w.chunk, None
         if status == "error":
+            self._failed.add(chunk.job)  # its other chunks are dropped when they arrive
+            self._done = {k: v for k, v in self._done.items() if k[0] != chunk.job}
             raise RenderWorkerError(f"render worker {w.process.pid} failed on chunk {chunk.index} of job {chunk.job}:\n{payload}")
-        self._done[(chunk.job, chunk.index)] = payload
+        if chunk.job not in self._failed:
+            self._done[(chunk.job, chunk.index)] = payload
 
     def _replace(self, w: _Worker) -> None:
         """A worker died: start another in its place and put its chunk back at the front of the queue."""

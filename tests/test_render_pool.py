@@ -4,11 +4,13 @@ import subprocess
 import sys
 import time
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from igan_lite import render_pool
-from igan_lite.camera import CameraPrior
+from igan_lite.camera import Camera, CameraPrior
 from igan_lite.render import RenderSettings, render_voxels
 from igan_lite.render_pool import RenderPool, RenderWorkerError
 
@@ -105,6 +107,25 @@ def test_a_chunk_whose_workers_keep_dying_is_reported(monkeypatch):
         os.kill(p.pids()[0], signal.SIGKILL)
         with pytest.raises(RenderWorkerError, match="died 1 times drawing chunk 0"):
             job.result()
+
+
+@dataclass(frozen=True)
+class CameraThatFailsInWorkers(Camera):
+    parent_pid: int = 0
+
+    def eye(self):
+        if os.getpid() != self.parent_pid:
+            raise ValueError("this camera was drawn outside the test process")
+        return super().eye()
+
+
+def test_an_error_in_a_worker_is_raised_with_its_traceback(pool):
+    grids, cams, levels = batch(2)
+    bad = [cams[0], CameraThatFailsInWorkers(30.0, 20.0, parent_pid=os.getpid())]
+    with pytest.raises(RenderWorkerError, match="(?s)failed on chunk 1 of job.*drawn outside the test process"):
+        pool.render(grids, bad, levels)
+    assert (pool.render(grids, cams, levels) == render_voxels(grids, cams, S, levels)).all()  # still usable
+    assert pool._done == {}  # the failed job's other chunk was not kept
 
 
 def test_close_ends_every_worker():
