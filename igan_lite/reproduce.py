@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import build_dataset, default_dir, load_eval_voxels
 from .evaluate import evaluate_run
-from .presets import Preset, get_preset
+from .presets import Preset, get_preset, preset_from_dict
 from .train import checkpoint_path, export_run, last_samples, run_finished, train
 
 METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
@@ -65,6 +65,12 @@ def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, chec
     return run
 
 
+def schedule(run: Path) -> str:
+    """How RUN drew f: "run-ahead" (one batch ahead, in a worker) or "serial" (every run shipped before it existed)."""
+    config = json.loads((run / "config.json").read_text())
+    return "run-ahead" if config["method"] == "iggan" and preset_from_dict(config["preset"]).run_ahead else "serial"
+
+
 def evaluation(run: Path, n: int) -> dict:
     """RUN's evaluation.json, computed unless one with the same n is there."""
     path = run / "evaluation.json"
@@ -105,7 +111,8 @@ def reproduce(preset: str | Preset | None = None, categories=("chair", "table"),
                     if not run.is_relative_to(checkpoints):
                         export_run(run, checkpoints / p.name / category / run_name(v, s))
             firsts[v.label] = found[0]
-            rows.append(summarise(v.label, category, p, n, [r["generator"] for r in results], len(seeds)))
+            rows.append(summarise(v.label, category, p, n, [r["generator"] for r in results], len(seeds),
+                                  " + ".join(sorted({schedule(run) for run in found}))))
             if v.key == "iggan":
                 references = results[0]
         for key, label in REFERENCES.items():
@@ -134,8 +141,9 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     plt.close(fig)
 
 
-def summarise(label: str, category: str, p: Preset, n: int, scores: list[dict], seeds: int) -> dict:
-    row = {"row": label, "category": category, "preset": p.name, "steps": p.steps, "n": n, "seeds": seeds}
+def summarise(label: str, category: str, p: Preset, n: int, scores: list[dict], seeds: int, f_schedule: str = "") -> dict:
+    row = {"row": label, "category": category, "preset": p.name, "steps": p.steps, "n": n, "seeds": seeds,
+           "f_schedule": f_schedule}
     for m in METRICS:
         values = np.array([s[m] for s in scores])
         row[m], row[f"{m}_std"] = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
@@ -155,13 +163,15 @@ def markdown(rows: list[dict], p: Preset, seeds) -> str:
              "",
              f"FD-lite: Fréchet distance of FeatureNet features (a small classifier trained on ShapeNet-lite "
              f"{p.image_size}px renders; not Inception), real-renderer images of n generated shapes vs n real images. "
-             "3D: voxel IoU against n held-out ground-truth shapes. Written by `igan-lite reproduce`.", ""]
+             "3D: voxel IoU against n held-out ground-truth shapes. \"f run ahead\": IG-GAN drew each batch during "
+             "the previous step (docs/method.md §10); other rows drew it when needed. Written by `igan-lite reproduce`.", ""]
     for category in dict.fromkeys(r["category"] for r in rows):
         cat = [r for r in rows if r["category"] == category]
         lines += [f"## {category} (n = {cat[0]['n']})", "", "| | " + " | ".join(METRICS.values()) + " |",
                   "|---|" + "---|" * len(METRICS)]
         for r in cat:
             cells = [f"{r[m]:.3f} ± {r[m + '_std']:.3f}" if r["seeds"] > 1 else f"{r[m]:.3f}" for m in METRICS]
-            lines.append(f"| {r['row']} | " + " | ".join(cells) + " |")
+            label = r["row"] + (" (f run ahead)" if "run-ahead" in r["f_schedule"] else "")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
