@@ -78,10 +78,10 @@ def init_from_env(device: torch.device) -> Rank:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return SINGLE
+    if device.type == "cuda":  # before the process group, so NCCL binds this rank to its own GPU
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return Rank(dist.get_rank(), dist.get_world_size())
 
 
