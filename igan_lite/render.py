@@ -150,7 +150,7 @@ def get_renderer(settings: RenderSettings) -> Renderer:
 
 def to_tensor(images: Sequence[np.ndarray] | np.ndarray, color: bool) -> torch.Tensor:
     """uint8 images (B of (H, W, 3)) -> float tensor (B, C, H, W) in [0, 1]; C = 1 is luminance (Rec. 601)."""
-    x = torch.from_numpy(np.stack(images)).float().div_(255.0).permute(0, 3, 1, 2)
+    x = torch.from_numpy(np.asarray(images)).float().div_(255.0).permute(0, 3, 1, 2)
     if color:
         return x.contiguous()
     weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)

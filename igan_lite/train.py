@@ -29,7 +29,7 @@ from .diagnostics import collapse_warnings, sample_stats
 from .nets import Discriminator, Generator, ProxyRenderer
 from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
-from .render_pool import RenderPool
+from .render_pool import RenderJob, RenderPool
 
 METHODS = ("iggan", *projection.METHODS)
 SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
@@ -86,9 +86,9 @@ class Trainer:
         torch.manual_seed(config["seed"])  # the same initial nets on every rank
         self.method = config["method"]
         self.nets = build_nets(p, self.method)
-        self.nets.G.to(self.device), self.nets.D.to(self.device)
-        if self.nets.R is not None:
-            self.nets.R.to(self.device)
+        for net in (self.nets.G, self.nets.R, self.nets.D):
+            if net is not None:
+                net.to(self.device)
         if rank.world > 1:  # each rank draws its own z, cameras and real batches
             torch.manual_seed(config["seed"] * 1000 + rank.rank)
             if p.d_minibatch_std:
@@ -101,7 +101,8 @@ class Trainer:
         self.opt_r = torch.optim.Adam(self.nets.R.parameters(), p.lr_proxy, betas=p.betas) if self.nets.R else None
         self.opt_d = torch.optim.Adam(self.nets.D.parameters(), p.lr_d, betas=p.betas)
         self.settings = render_settings(p)
-        self.renderer = RenderPool(p.render_workers, self.settings)
+        # f is in the loop only for IG-GAN; the baselines draw their sample grids in this process
+        self.renderer = RenderPool(p.render_workers if self.method == "iggan" else 0, self.settings)
         self.run_ahead = p.run_ahead and self.method == "iggan"
         self._pending: dict | None = None  # run-ahead: the batch the render workers are drawing
         self.background = self.settings.background[0]
@@ -135,9 +136,13 @@ class Trainer:
         thresholds = self.rng.uniform(*self.p.threshold_range, b)
         return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res).to(self.device)
 
+    def _draw(self, x: torch.Tensor, cams, thresholds) -> RenderJob:
+        """Send detached occupancies (channel 0) to the render workers; returns at once."""
+        return self.renderer.submit(x[:, :1].detach().float().cpu(), cams, thresholds)
+
     def f(self, x: torch.Tensor, cams, thresholds) -> torch.Tensor:
         """The real, non-differentiable renderer on detached voxels (occupancy: channel 0), by the render workers."""
-        return self.renderer.render(x[:, :1].detach().float().cpu(), cams, thresholds).to(self.device)
+        return self._draw(x, cams, thresholds).result().to(self.device)
 
     def proxy(self, x: torch.Tensor, grid: torch.Tensor, thresholds, R: ProxyRenderer | None = None) -> torch.Tensor:
         """R (default: the run's) on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5
@@ -193,8 +198,7 @@ class Trainer:
 
     def _submit(self, batch: dict) -> dict:
         """Send a generated batch to the render workers; its images arrive while the nets compute."""
-        x = batch["x"][:, :1].detach().float().cpu()
-        return {**batch, "job": self.renderer.submit(x, batch["cams"], batch["thresholds"])}
+        return {**batch, "job": self._draw(batch["x"], batch["cams"], batch["thresholds"])}
 
     def rendered_batch(self) -> tuple[dict, torch.Tensor, dict]:
         """A generated batch, f's images of it, and timings. Serial: x = G(z) now, drawn now. Run-ahead
