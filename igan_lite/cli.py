@@ -58,6 +58,8 @@ def _train(args) -> None:
     if args.no_pretrain:
         overrides["pretrain"] = False
     if args.render_workers is not None:
+        if args.render_workers < 0:
+            raise ValueError(f"--render-workers: expected 0 (draw in this process) or more, got {args.render_workers}")
         overrides["render_workers"] = args.render_workers
     if args.no_run_ahead:
         overrides["run_ahead"] = False
