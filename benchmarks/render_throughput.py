@@ -19,7 +19,7 @@ from igan_lite.camera import CameraPrior
 from igan_lite.render import RenderSettings, get_renderer, voxels_to_mesh
 from igan_lite.render_pool import RenderPool
 from igan_lite.shapes import make_shape
-from igan_lite.train import load_generator
+from igan_lite.run_folder import load_generator
 
 from machine import describe
 

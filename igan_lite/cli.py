@@ -104,7 +104,7 @@ def _reproduce(args) -> None:
 
 
 def _export(args) -> None:
-    from .train import export_run
+    from .run_folder import export_run
 
     print(f"exported to {export_run(args.run, args.out)}")
 

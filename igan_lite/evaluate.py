@@ -18,11 +18,12 @@ from .camera import CameraPrior
 from .data import build_dataset, default_dir, load_dataset, load_eval_voxels, render_settings
 from .inception import load_inception
 from .metrics import FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
+from .nets import build_nets
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
+from .run_folder import load_generator
 from .shapes import CATEGORIES
-from .train import build_nets, load_generator
 
 CACHE = Path.home() / ".cache" / "igan-lite"
 SHIPPED = Path(__file__).parent / "weights"

@@ -18,7 +18,8 @@ import torch
 from . import losses
 from .presets import Preset, get_preset
 from .proxy_prior import blob_grids, speckle_grids
-from .train import Trainer, checkpoint_path, run_config, run_finished, train
+from .run_folder import checkpoint_path, run_finished
+from .train import Trainer, run_config, train
 
 
 def ablation_run(root: str | Path, category: str = "chair", preset: str | Preset | None = None, steps: int = 60,

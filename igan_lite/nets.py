@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from . import projection
 from .camera import resample_to_camera
+from .presets import Preset
 
 
 def _levels(n: int) -> int:
@@ -137,3 +140,25 @@ class Discriminator(nn.Module):
             std = h.std(dim=0, unbiased=False).mean().expand(h.shape[0], 1, *h.shape[2:])
             h = torch.cat([h, std], 1)
         return self.head(h.flatten(1)).squeeze(1)
+
+
+@dataclass
+class Nets:
+    G: Generator
+    R: ProxyRenderer | None  # IG-GAN only: the baselines project differentiably
+    D: Discriminator
+
+
+def build_nets(p: Preset, method: str = "iggan") -> Nets:
+    """G, R and D as preset `p` sizes them; for a baseline `method` (projection.py) G emits its projection's
+    channels and there is no R."""
+    channels = 3 if p.color else 1
+    if method != "iggan" and p.color:
+        raise ValueError(f"the {method} baseline is grayscale; use a preset with color=False")
+    if method == "iggan":
+        g_out, occupancy = 1, 0.5
+        R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width)
+    else:
+        g_out, occupancy, R = projection.channels(method), projection.init_occupancy(p.voxel_res), None
+    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_out, occupancy), R,
+                Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))

@@ -18,7 +18,8 @@ import numpy as np
 from .data import build_dataset, default_dir, load_eval_voxels
 from .evaluate import evaluate_run
 from .presets import Preset, get_preset, preset_from_dict
-from .train import checkpoint_path, export_run, last_samples, run_finished, train
+from .run_folder import checkpoint_path, export_run, last_samples, run_finished
+from .train import train
 
 METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
 REFERENCES = {"untrained_generator": "untrained generator", "random_boxes": "random boxes", "real_vs_real": "real shapes (floor)"}
@@ -93,7 +94,7 @@ def reproduce(preset: str | Preset | None = None, categories=("chair", "table"),
     """Every variant x category x seed -> one row per (variant, category) with mean and std over seeds, plus
     the reference rows; writes figures/results_<preset>.md, .csv and figures/results_<preset>_<category>.png.
     `use_shipped=False` retrains what CHECKPOINTS holds; `only_shipped` fails instead of training;
-    `export` copies each trained run, slim (train.export_run), into CHECKPOINTS/<preset>/<category>/."""
+    `export` copies each trained run, slim (run_folder.export_run), into CHECKPOINTS/<preset>/<category>/."""
     p = get_preset(preset, **({"steps": steps} if steps else {}))
     runs, checkpoints, figures = Path(runs), Path(checkpoints), Path(figures)
     figures.mkdir(parents=True, exist_ok=True)

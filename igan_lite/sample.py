@@ -9,7 +9,8 @@ import torch
 from .backend import open3d
 from .data import render_settings
 from .render import render_voxels, voxels_to_mesh
-from .train import SAMPLE_VIEWS, load_generator, save_image_grid
+from .run_folder import load_generator, save_image_grid
+from .train import SAMPLE_VIEWS
 
 
 def sample_run(run: str | Path, n: int = 16, out: str | Path | None = None, seed: int = 0) -> Path:

@@ -5,31 +5,30 @@ f draws in render worker processes (render_pool.py); with `run_ahead` (the lite 
 drawn while the nets compute this one (`Trainer.rendered_batch`). Under torchrun every rank trains on its own
 batches (distributed.py).
 
-A run folder holds config.json, metrics.jsonl (one line per step), samples/*.png, generators/*.pt (the
-generator every `sample_every` steps) and checkpoint.pt (atomic, every `checkpoint_every` steps, with every
-RNG state, so `resume=True` continues bit for bit).
+`train()` writes a run folder (run_folder.py: config, metrics, samples, generators, an atomic checkpoint with
+every RNG state, so `resume=True` continues bit for bit).
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from . import checkpoint, distributed, losses, projection
 from .camera import Camera, CameraPrior, frustum_grid
 from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
-from .nets import Discriminator, Generator, ProxyRenderer
+from .nets import ProxyRenderer, build_nets
 from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
 from .render_pool import RenderJob, RenderPool
+from .run_folder import checkpoint_path, rank_state_path, save_image_grid, truncate_metrics
 
 METHODS = ("iggan", *projection.METHODS)
 SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
@@ -37,26 +36,6 @@ SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  #
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step, the phase and the last good checkpoint."""
-
-
-@dataclass
-class Nets:
-    G: Generator
-    R: ProxyRenderer | None  # IG-GAN only: the baselines project differentiably
-    D: Discriminator
-
-
-def build_nets(p: Preset, method: str = "iggan") -> Nets:
-    channels = 3 if p.color else 1
-    if method != "iggan" and p.color:
-        raise ValueError(f"the {method} baseline is grayscale; use a preset with color=False")
-    if method == "iggan":
-        g_out, occupancy = 1, 0.5
-        R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width)
-    else:
-        g_out, occupancy, R = projection.channels(method), projection.init_occupancy(p.voxel_res), None
-    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_out, occupancy), R,
-                Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))
 
 
 def run_config(method: str, category: str, p: Preset, seed: int, world_size: int = 1) -> dict:
@@ -352,43 +331,6 @@ class Trainer:
         return torch.cat(rows).cpu()
 
 
-def checkpoint_path(out: Path) -> Path:
-    return out / "checkpoint.pt"
-
-
-def run_finished(run: Path, steps: int) -> bool:
-    """Whether RUN's checkpoint has reached `steps` iterations."""
-    ckpt = checkpoint_path(run)
-    return ckpt.exists() and checkpoint.load(ckpt)["step"] >= steps
-
-
-def last_samples(run: str | Path) -> Path:
-    """The newest sample grid of a run folder (or an exported run's samples.png)."""
-    grids = sorted((Path(run) / "samples").glob("step_*.png"))
-    if not grids and not (Path(run) / "samples.png").exists():
-        raise FileNotFoundError(f"{run} has no samples/step_*.png or samples.png")
-    return grids[-1] if grids else Path(run) / "samples.png"
-
-
-def save_image_grid(images: torch.Tensor, path: Path, ncols: int) -> None:
-    """(B, C, H, W) in [0, 1] -> one PNG, row-major, one pixel of grey between tiles."""
-    b, c, h, w = images.shape
-    rows = -(-b // ncols)
-    canvas = torch.full((c, rows * (h + 1), ncols * (w + 1)), 0.5)
-    for i, img in enumerate(images):
-        r, k = divmod(i, ncols)
-        canvas[:, r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = img
-    arr = (canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    Image.fromarray(arr[..., 0] if c == 1 else arr).save(path)
-
-
-def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop log lines of steps after the checkpoint (a killed run may have logged a few more)."""
-    if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln).get("step", 0) <= last_step]
-        path.write_text("".join(ln + "\n" for ln in lines))
-
-
 def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
     """Resuming must not silently change what is being trained (only `steps` may grow)."""
     s, w = asdict(preset_from_dict(saved["preset"])), asdict(preset_from_dict(wanted["preset"]))
@@ -400,11 +342,6 @@ def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in sorted(diff.items()))
         raise ValueError(f"checkpoint {path} does not match the requested run ({shown})")
-
-
-def rank_state_path(out: Path, rank: int) -> Path:
-    """Under torchrun, ranks other than 0 keep their RNG state here, saved with every checkpoint."""
-    return out / f"rng-rank{rank}.pt"
 
 
 def train(method: str = "iggan", category: str = "chair", preset: str | Preset | None = None,
@@ -454,7 +391,7 @@ def _train_loop(trainer: Trainer, state: dict | None, progress: bool, callback) 
     if state is not None:
         trainer.load_state(state, None if rank.main else checkpoint.load(rank_state_path(out, rank.rank)))
         if rank.main:
-            _truncate_metrics(metrics, trainer.step_count)
+            truncate_metrics(metrics, trainer.step_count)
     else:
         if rank.main:
             metrics.write_text("")
@@ -486,37 +423,3 @@ def _train_loop(trainer: Trainer, state: dict | None, progress: bool, callback) 
                                        out / "generators" / f"step_{row['step']:06d}.pt")
             if row["step"] % p.checkpoint_every == 0 or row["step"] == p.steps:
                 save_checkpoint()
-
-
-def load_generator(run: str | Path, snapshot: str | Path | None = None) -> tuple[Generator, Preset]:
-    """The trained generator of a run folder (eval mode) and the preset it was trained with; `snapshot`
-    picks a file from RUN/generators/ (written every `sample_every` steps) instead of the last checkpoint."""
-    state = checkpoint.load(Path(snapshot) if snapshot is not None else checkpoint_path(Path(run)))
-    p = preset_from_dict(state["config"]["preset"])
-    G = build_nets(p, state["config"]["method"]).G
-    G.load_state_dict(state["G"])
-    return G.eval(), p
-
-
-def read_metrics(run: str | Path) -> list[dict]:
-    """The rows of a run's metrics.jsonl (one per step)."""
-    path = Path(run) / "metrics.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{run} has no metrics.jsonl: is it a run folder written by `igan-lite train`?")
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
-def export_run(run: str | Path, out: str | Path) -> Path:
-    """Copy what is needed to sample and inspect a run (config, generator, proxy, curves, last samples, scores)
-    into `out`, without D and the optimiser states: a few MB, small enough to ship."""
-    run, out = Path(run), Path(out)
-    state = checkpoint.load(checkpoint_path(run))
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint.save_atomic({k: state[k] for k in ("config", "step", "G", "R") if k in state}, checkpoint_path(out))
-    for name in ("config.json", "metrics.jsonl", "evaluation.json"):
-        if name != "evaluation.json" or (run / name).exists():
-            (out / name).write_bytes((run / name).read_bytes())
-    samples = sorted((run / "samples").glob("step_*.png"))
-    if samples:
-        (out / "samples.png").write_bytes(samples[-1].read_bytes())
-    return out

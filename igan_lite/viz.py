@@ -111,7 +111,7 @@ def ablation_panel(run_variant, reference: dict):
     import ipywidgets as widgets
     from IPython.display import Image, display
 
-    from .train import last_samples, read_metrics
+    from .run_folder import last_samples, read_metrics
 
     dom = widgets.Checkbox(value=True, description="DOM")
     lambda_dom = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=1, description="λ_DOM")

@@ -6,7 +6,7 @@ from igan_lite import losses
 from igan_lite.camera import CameraPrior, frustum_grid
 from igan_lite.nets import Generator
 from igan_lite.presets import get_preset
-from igan_lite.train import build_nets
+from igan_lite.nets import build_nets
 
 
 @pytest.mark.parametrize("name", ["smoke", "lite"])

@@ -66,7 +66,7 @@ def test_silhouettes_keep_only_the_mask():
 def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     smoke = get_preset("smoke")
-    from igan_lite.train import load_generator, read_metrics
+    from igan_lite.run_folder import load_generator, read_metrics
 
     rows = read_metrics(train(method, "chair", smoke, tmp_path / method, progress=False))
     assert len(rows) == smoke.steps and all(np.isfinite(r["loss_g"]) for r in rows)
@@ -78,7 +78,7 @@ def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
 
 def test_baseline_generators_start_grey_not_black():
     from igan_lite.diagnostics import collapse_warnings, sample_stats
-    from igan_lite.train import build_nets
+    from igan_lite.nets import build_nets
 
     p = get_preset("smoke")
     grid = frustum_grid([Camera(a, 20.0) for a in range(0, 360, 45)], p.image_size, p.voxel_res)

@@ -38,7 +38,7 @@ def test_a_smoke_run_writes_metrics_samples_and_checkpoint(in_tmp):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
     assert checkpoint.load(run / "checkpoint.pt")["step"] == SMOKE.steps
     assert len((run / "pretrain.jsonl").read_text().splitlines()) == SMOKE.pretrain_steps
-    from igan_lite.train import export_run
+    from igan_lite.run_folder import export_run
 
     slim = export_run(run, in_tmp / "slim")
     assert set(checkpoint.load(slim / "checkpoint.pt")) == {"config", "step", "G", "R"}
