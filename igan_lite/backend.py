@@ -4,6 +4,9 @@ from __future__ import annotations
 import ctypes.util
 import functools
 import importlib
+import os
+import tempfile
+from pathlib import Path
 
 APT_PACKAGES = "libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 libusb-1.0-0 libgomp1"
 APT_LINE = f"sudo apt-get update && sudo apt-get install -y {APT_PACKAGES}"
@@ -26,6 +29,20 @@ def missing_system_libraries() -> list[str]:
     return [lib for lib in REQUIRED_LIBRARIES if ctypes.util.find_library(lib) is None]
 
 
+def ensure_runtime_dir() -> None:
+    """Point XDG_RUNTIME_DIR at a private folder when it is unset or gone (servers, CI, containers):
+    without one, EGL prints "error: XDG_RUNTIME_DIR is invalid" each time a renderer starts, though
+    rendering works. Inherited by the render workers (render_pool.py)."""
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current):
+        return
+    folder = Path(tempfile.gettempdir()) / f"igan-lite-runtime-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid():  # someone else's folder of that name: take a fresh one
+        folder = Path(tempfile.mkdtemp(prefix="igan-lite-runtime-"))
+    os.environ["XDG_RUNTIME_DIR"] = str(folder)
+
+
 @functools.cache
 def open3d():
     """Return the `open3d` module, or raise RenderBackendError naming the packages to install.
@@ -38,6 +55,7 @@ def open3d():
         raise RenderBackendError(
             f"Open3D cannot render headless: missing {what}. On Debian/Ubuntu run:\n  {APT_LINE}"
         )
+    ensure_runtime_dir()
     try:
         o3d = importlib.import_module("open3d")
     except (ImportError, OSError) as e:

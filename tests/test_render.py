@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +111,16 @@ def test_missing_egl_names_the_packages(monkeypatch):
     backend.open3d.cache_clear()  # the check runs once per process
     with pytest.raises(backend.RenderBackendError, match="(?s)libEGL.*apt-get install -y libegl1"):
         backend.open3d()
+
+
+def test_a_renderer_starts_without_an_egl_error_where_xdg_runtime_dir_is_unset():
+    """Servers and CI have no XDG_RUNTIME_DIR; EGL then printed 'error: XDG_RUNTIME_DIR is invalid' per renderer."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    code = ("import numpy as np\n"
+            "from igan_lite.camera import Camera\n"
+            "from igan_lite.render import RenderSettings, render_voxels\n"
+            "print(tuple(render_voxels(np.ones((4, 4, 4), np.float32), Camera(0, 0), RenderSettings(image_size=16)).shape))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "(1, 1, 16, 16)" in done.stdout
+    assert "XDG_RUNTIME_DIR" not in done.stderr + done.stdout
