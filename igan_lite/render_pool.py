@@ -116,6 +116,10 @@ class RenderPool:
         """Chunks the workers are drawing now (submitted work waiting in this process is not counted)."""
         return sum(w.chunk is not None for w in self._workers)
 
+    def queued(self) -> int:
+        """Chunks submitted but not yet sent to a worker: they wait in this process for a free one."""
+        return len(self._queue)
+
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
 

@@ -58,9 +58,9 @@ def test_the_next_job_starts_as_soon_as_the_workers_are_free(pool):
     result() call to start."""
     grids, cams, levels = batch(4)
     first, second = pool.submit(grids, cams, levels), pool.submit(grids[::-1], cams[::-1], levels[::-1])
-    assert pool.drawing() == 2  # first's two chunks; second's wait in this process
+    assert pool.drawing() == 2 and pool.queued() == 2  # first's two chunks are drawn; second's wait here
     first.result()
-    assert pool.drawing() == 2  # second's chunks are on the workers now
+    assert pool.queued() == 0  # second's chunks went to the workers as they came free (some may be drawn already)
     assert (second.result() == render_voxels(grids[::-1], cams[::-1], S, levels[::-1])).all()
     assert pool.drawing() == 0
 
