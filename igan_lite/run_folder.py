@@ -78,13 +78,18 @@ def load_generator(run: str | Path, snapshot: str | Path | None = None) -> tuple
     return G.eval(), p
 
 
-def export_run(run: str | Path, out: str | Path) -> Path:
+def export_run(run: str | Path, out: str | Path, proxy: bool = True, half: bool = False) -> Path:
     """Copy what is needed to sample and inspect a run (config, generator, proxy, curves, last samples, scores)
-    into `out`, without D and the optimiser states: a few MB, small enough to ship."""
+    into `out`, without D and the optimiser states: a few MB, small enough to ship. `proxy=False` leaves R out;
+    `half` stores the nets in float16 (the lite G: 1.7 MB; load_generator casts back to float32)."""
     run, out = Path(run), Path(out)
     state = checkpoint.load(checkpoint_path(run))
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint.save_atomic({k: state[k] for k in ("config", "step", "G", "R") if k in state}, checkpoint_path(out))
+    kept = {k: state[k] for k in ("config", "step", "G", "R") if k in state and (proxy or k != "R")}
+    for net in ("G", "R"):
+        if half and net in kept:
+            kept[net] = {k: v.half() if v.is_floating_point() else v for k, v in kept[net].items()}
+    checkpoint.save_atomic(kept, checkpoint_path(out))
     for name in ("config.json", "metrics.jsonl", "evaluation.json"):
         if name != "evaluation.json" or (run / name).exists():
             (out / name).write_bytes((run / name).read_bytes())

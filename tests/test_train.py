@@ -46,6 +46,16 @@ def test_a_smoke_run_writes_metrics_samples_and_checkpoint(in_tmp):
     out = sample_run(slim, 3)
     assert (out / "renders.png").exists() and np.load(out / "voxels.npz")["voxels"].shape == (3, 16, 16, 16)
     assert len(list(out.glob("*.ply"))) >= 1
+    from igan_lite.run_folder import load_generator
+
+    half = export_run(run, in_tmp / "half", proxy=False, half=True)
+    state = checkpoint.load(half / "checkpoint.pt")
+    assert set(state) == {"config", "step", "G"} and state["G"]["fc.0.weight"].dtype == torch.float16
+    G16, G32 = load_generator(half)[0], load_generator(run)[0]
+    assert G16.fc[0].weight.dtype == torch.float32
+    z = torch.randn(2, SMOKE.z_dim)
+    with torch.no_grad():
+        torch.testing.assert_close(G16(z), G32(z), atol=2e-3, rtol=0)  # fp16 rounding of the weights only
 
 
 def _cli(args, cwd):
