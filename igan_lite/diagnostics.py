@@ -60,3 +60,11 @@ def sample_stats(voxels: torch.Tensor, renders: torch.Tensor, background: float 
 def collapse_warnings(stats: dict) -> dict[str, str]:
     """Plain-words warnings, by kind, for every collapse signature that `stats` shows."""
     return {kind: msg.format(**stats) for kind, (test, msg) in WARNINGS.items() if test(stats)}
+
+
+def collapsed(rows: list[dict], window: int = 50) -> list[str]:
+    """The definition of a collapsed run, used wherever runs are counted (docs/experiments.md): the collapse
+    kinds whose warning fires in more than half of the run's last `window` steps (metrics.jsonl rows)."""
+    last = rows[-window:]
+    counts = {kind: sum(kind in r["warnings"] for r in last) for kind in WARNINGS}
+    return [kind for kind, c in counts.items() if last and c > len(last) / 2]

@@ -247,3 +247,13 @@ def test_isolated_voxels_are_counted_by_face_neighbours():
     cross = torch.zeros(1, 1, 3, 3, 3)
     cross[0, 0, 1, 1, [0, 2]] = cross[0, 0, 1, [0, 2], 1] = cross[0, 0, [0, 2], 1, 1] = 1
     assert torch.equal(_face_neighbours(occ), torch.nn.functional.conv3d(occ, cross, padding=1))
+
+
+def test_a_run_is_collapsed_when_a_warning_fires_in_most_of_its_last_steps():
+    from igan_lite.diagnostics import collapsed
+
+    healthy = [{"warnings": {}}] * 60
+    assert collapsed(healthy) == []
+    assert collapsed(healthy[:20] + [{"warnings": {"alike": "..."}}] * 26 + healthy[:24]) == ["alike"]
+    assert collapsed(healthy[:20] + [{"warnings": {"alike": "..."}}] * 25 + healthy[:25]) == []  # exactly half: not
+    assert collapsed([{"warnings": {"speckle": "..."}}] * 30 + healthy[:50]) == []  # early speckle that recovered
