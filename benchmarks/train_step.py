@@ -40,8 +40,8 @@ VARIANTS = {  # name: (render_workers, run_ahead, workers' nice, nets only)
 SPEED = {
     "before: 2 proxy steps, NCHW, fp32": ({"proxy_steps": 2}, False, False),
     "+ channels-last proxy": ({"proxy_steps": 2}, True, False),
-    "+ 1 proxy step": ({"proxy_steps": 1}, True, False),
-    "+ bf16 autocast (CPU)": ({"proxy_steps": 1}, True, True),
+    "+ bf16 autocast (CPU): the lite preset": ({"proxy_steps": 2}, True, True),
+    "+ 1 proxy step (run K: cost fidelity, not kept)": ({"proxy_steps": 1}, True, True),
 }
 
 

@@ -34,7 +34,7 @@ class Preset:
     betas: tuple[float, float] = (0.5, 0.999)
     lambda_l2: float = 1.0  # proxy's pixel loss weight
     lambda_dom: float = 0.1  # discriminator output matching weight (0 = off)
-    proxy_steps: int = 1  # proxy updates per iteration (2 until the speed work: docs/experiments.md, run K)
+    proxy_steps: int = 2  # proxy updates per iteration, so it keeps up with the generator (1 cost fidelity: run K)
     lambda_ms: float = 0.05  # mode-seeking term on the generator (against mode collapse; 0 = off)
     d_acc_max: float = 0.8  # update D only while its accuracy is below this (PlatonicGAN-style balance)
     threshold_range: tuple[float, float] = (0.3, 0.7)  # f's surface level, drawn per generated shape
