@@ -35,7 +35,9 @@ test: setup
 benchmark: setup
 	$(BIN)/python benchmarks/render_throughput.py
 	$(BIN)/python benchmarks/train_step.py
+	$(BIN)/python benchmarks/train_step.py --speed
 	$(BIN)/python benchmarks/peak_memory.py
+	$(BIN)/python benchmarks/memory_breakdown.py
 
 # The shipped lite runs (docs/experiments.md): IG-GAN, the VH/AO/EA baselines and the two ablations, chair and
 # table, seed 0, trained from scratch and exported slim to checkpoints/lite/ (about 3 hours on 2 cores).
