@@ -2,7 +2,7 @@
 
 Grids are 32³ unless --res says otherwise: the shipped lite chair generator's samples (what training draws),
 clean procedural chairs, and two failure modes whose meshes are costly (smooth noise blobs, isolated speckle;
-DESIGN §4). Batches of 32, as in the lite preset; every configuration is timed in this one run, side by side.
+docs/background.md §3). Batches of 32, as in the lite preset; every configuration is timed in this one run, side by side.
 Also prints where one image's time goes in this process (marching cubes + mesh vs Filament's frame).
 Run: `python benchmarks/render_throughput.py [--n 96] [--sizes 64 128]`.
 """

@@ -1,6 +1,6 @@
 """Collapse detection: numbers that tell, during training, whether the generator is degenerating.
 
-DESIGN §4's three failures: speckle of isolated voxels the proxy renders blank; all samples alike;
+The three collapses of docs/background.md §2: speckle of isolated voxels the proxy renders blank; all samples alike;
 occupancies stuck under f's threshold so f draws nothing. Each has a statistic and a plain warning.
 """
 from __future__ import annotations

@@ -39,10 +39,10 @@ class Generator(nn.Module):
     A linear layer to a 4^3 feature grid, then per doubling a 3x3x3 conv to 8x the channels and a
     voxel shuffle (each output voxel has its own weights: one-voxel detail is possible), BatchNorm, ReLU.
     On a CPU this is ~5x faster than upsample + conv, whose 1-channel output conv is very slow.
-    The occupancy's last bias starts at logit(init_occupancy): 0.5 straddles f's threshold (DESIGN §4, third
+    The occupancy's last bias starts at logit(init_occupancy): 0.5 straddles f's threshold (docs/background.md §2, third
     failure); a projection baseline starts lower so that its first images are neither blank nor black.
     `smooth` > 1 averages the output logits over a smooth^3 box: a low-pass that makes isolated-voxel
-    speckle (DESIGN §4, first failure) expensive to produce (docs/experiments.md).
+    speckle (docs/background.md §2, first collapse) expensive to produce (docs/experiments.md).
     """
 
     def __init__(self, z_dim: int, voxel_res: int, width: int, smooth: int = 0, out_channels: int = 1,

@@ -1,6 +1,6 @@
 """Voxel grids the proxy renderer is pretrained on, before it ever sees a trained generator.
 
-The proxy must be right on whatever the generator may produce (docs/method.md §3; DESIGN §4): clean solids,
+The proxy must be right on whatever the generator may produce (docs/method.md §3; docs/background.md §2): clean solids,
 soft blobs with occupancies around f's threshold, isolated speckle, and an untrained generator's output.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ def test_shapes_follow_the_preset(name):
 
 
 def test_initial_generator_straddles_the_threshold():
-    # DESIGN §4, third failure: outputs all under 0.5 make f draw nothing and give no gradient
+    # docs/background.md §2, third collapse: outputs all under 0.5 make f draw nothing and give no gradient
     torch.manual_seed(0)
     x = Generator(16, 16, 32)(torch.randn(8, 16))
     occupied = (x > 0.5).float().mean().item()
@@ -38,7 +38,7 @@ def test_gradients_flow_from_image_through_proxy_into_generator():
 
 
 def test_proxy_sees_a_single_voxel():
-    # DESIGN §4, second failure: a proxy that downsamples first is blind to one-voxel speckle
+    # docs/background.md §2, second collapse: a proxy that downsamples first is blind to one-voxel speckle
     p = get_preset("lite")
     R = build_nets(p).R
     n = p.voxel_res

@@ -27,7 +27,7 @@ def test_environment_files_list_the_pyproject_dependencies():
 
 
 def test_binder_environment_is_identical_to_the_root_one():
-    # repo2docker reads only binder/ when it exists (DESIGN §5)
+    # repo2docker reads only binder/ when it exists (docs/background.md §5)
     assert (ROOT / "binder" / "environment.yml").read_text() == (ROOT / "environment.yml").read_text()
     apt = (ROOT / "binder" / "apt.txt").read_text().split()
     assert {"libegl1", "libgl1", "libusb-1.0-0", "libgomp1"} <= set(apt)

@@ -159,7 +159,7 @@ def test_ablation_flags_reach_the_config(in_tmp):
     assert main(["train", "--out", "y", "--set", "lambda_dom"]) == 2
 
 
-# --- collapse detection: one test per failure mode of DESIGN §4 ---------------------------------
+# --- collapse detection: one test per failure mode of docs/background.md §2 ---------------------------------
 
 def _stats(x, renders=None):
     renders = torch.ones(len(x), 1, 8, 8) if renders is None else renders
@@ -194,7 +194,7 @@ def test_occupancy_stuck_under_the_threshold_is_detected_in_a_run(in_tmp, monkey
 
 @pytest.mark.parametrize("d_acc_max", [0.8, 0.6], ids=["default-D", "balanced-D"])
 def test_speckle_a_blind_proxy_cannot_see_is_detected_in_a_run(in_tmp, monkeypatch, d_acc_max):
-    """DESIGN §4's first two collapses: a generator emitting speckle, with a proxy that has not learned to
+    """The first two collapses of docs/background.md §2: a generator emitting speckle, with a proxy that has not learned to
     render it (here: no pretraining), with the default and with a more tightly balanced discriminator."""
     import igan_lite.nets as nets
 
