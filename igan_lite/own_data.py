@@ -30,11 +30,14 @@ KINDS = ("meshes", "images")
 
 
 def _fingerprint(files: list[Path], root: Path) -> str:
-    """A hash of the source files' names, sizes and modification times: a changed folder means a rebuild."""
+    """A hash of the source files' names and contents: a file added, removed or edited means a rebuild
+    (a file rewritten with the same bytes does not)."""
     h = hashlib.sha256()
     for f in files:
-        st = f.stat()
-        h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(f"{f.relative_to(root)}\0".encode())
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -241,3 +244,23 @@ def _write_multipart_obj(path: Path, parts: list) -> None:
         lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in np.asarray(part.triangles)]
         base += len(part.vertices)
     path.write_text("\n".join(lines) + "\n")
+
+
+def write_example_images(folder: str | Path, images, seed: int = 0) -> list[Path]:
+    """Write renders (M, C, H, W) in [0, 1] on f's white background as RGBA PNGs "like segmented photos":
+    the background made transparent, each placed off-centre on a canvas of its own size (notebook 07, tests)."""
+    rng, folder = np.random.default_rng(seed), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, im in enumerate(np.asarray(images)):
+        rgb = np.repeat(im, 3, axis=0) if im.shape[0] == 1 else im
+        rgb = (rgb.transpose(1, 2, 0) * 255).round().astype(np.uint8)
+        alpha = np.where(rgb.min(-1) < 250, 255, 0).astype(np.uint8)
+        h, w = alpha.shape
+        H, W = rng.integers(h, 2 * h + 1), rng.integers(w, 2 * w + 1)
+        canvas = np.zeros((H, W, 4), np.uint8)
+        y, x = rng.integers(0, H - h + 1), rng.integers(0, W - w + 1)
+        canvas[y:y + h, x:x + w] = np.dstack([rgb, alpha])
+        paths.append(folder / f"photo_{i:03d}.png")
+        Image.fromarray(canvas).save(paths[-1])
+    return paths

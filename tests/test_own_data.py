@@ -11,7 +11,8 @@ from igan_lite.backend import open3d
 from igan_lite.camera import Camera
 from igan_lite.cli import main
 from igan_lite.data import load_dataset, load_eval_voxels, read_object_image
-from igan_lite.own_data import build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_meshes
+from igan_lite.own_data import build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_images,
+                                write_example_meshes
 from igan_lite.presets import get_preset
 from igan_lite.render import RenderSettings, render_meshes
 from igan_lite.train import train
@@ -197,11 +198,10 @@ def test_train_sample_and_evaluate_on_a_mesh_folder_and_an_image_folder(in_tmp, 
     assert result["real_vs_real"]["nearest_iou"] > result["random_boxes"]["nearest_iou"]
     assert "reference: 5 of the dataset's 10 meshes" in capsys.readouterr().out
 
-    images = load_dataset(in_tmp / "mine").batch(slice(None))
-    (in_tmp / "photos").mkdir()
-    for i, im in enumerate(images[:50]):
-        Image.fromarray((im[0] * 255).round().byte().numpy()).save(in_tmp / "photos" / f"{i:02d}.png")
-    assert main(["dataset", "build", "--images", "photos", "--out", "photos-ds", "--quiet"]) == 0
+    write_example_images(in_tmp / "photos", load_dataset(in_tmp / "mine").batch(slice(0, 50)))
+    assert main(["dataset", "build", "--images", "photos", "--crop", "--out", "photos-ds", "--quiet"]) == 0
+    photos = load_dataset(in_tmp / "photos-ds").batch(slice(None))
+    assert photos.shape == (50, 1, 32, 32) and photos[:, :, 0].min() > 0.95  # transparent margins -> white
     assert main(["train", "--data", "photos-ds", "--out", "runs/photos", "--steps", "2", "--quiet"]) == 0
     assert main(["evaluate", "--run", "runs/photos", "--n", "50"]) == 0
     printed = capsys.readouterr().out
