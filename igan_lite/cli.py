@@ -22,6 +22,10 @@ def _dataset_build(args) -> None:
     from .data import build_dataset
     from .own_data import build_image_dataset, build_mesh_dataset
 
+    misplaced = [flag for flag, used, allowed in (("--views", args.views != 8, args.meshes), ("--crop", args.crop, args.images),
+                 ("--skip-bad", args.skip_bad, args.meshes or args.images)) if used and allowed is None]
+    if misplaced:
+        raise ValueError(f"{', '.join(misplaced)}: only for --meshes (--views), --images (--crop) or either (--skip-bad)")
     if args.meshes is not None:
         path = build_mesh_dataset(args.meshes, args.preset, args.out, views=args.views, seed=args.seed,
                                   skip_bad=args.skip_bad, progress=not args.quiet)

@@ -11,8 +11,8 @@ from igan_lite.backend import open3d
 from igan_lite.camera import Camera
 from igan_lite.cli import main
 from igan_lite.data import load_dataset, load_eval_voxels, read_object_image
-from igan_lite.own_data import build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_images,
-                                write_example_meshes
+from igan_lite.own_data import (build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_images,
+                                write_example_meshes)
 from igan_lite.presets import get_preset
 from igan_lite.render import RenderSettings, render_meshes
 from igan_lite.train import train
@@ -227,3 +227,8 @@ def test_a_dataset_from_another_preset_or_changed_since_the_run_is_refused(in_tm
     assert "exclude each other" in capsys.readouterr().err
     assert main(["train", "--data", str(in_tmp / "meshes"), "--out", "x"]) == 2
     assert "not a dataset folder" in capsys.readouterr().err
+    assert main(["dataset", "build", "--category", "chair", "--crop", "--views", "3"]) == 2
+    assert "--views, --crop: only for --meshes" in capsys.readouterr().err
+    assert main(["dataset", "build", "--meshes", str(in_tmp / "nowhere"), "--out", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "mesh folder" in err and "nowhere does not exist" in err
