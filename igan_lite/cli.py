@@ -22,12 +22,14 @@ def _dataset_build(args) -> None:
     from .data import build_dataset
     from .own_data import build_image_dataset, build_mesh_dataset
 
-    misplaced = [flag for flag, used, allowed in (("--views", args.views != 8, args.meshes), ("--crop", args.crop, args.images),
-                 ("--skip-bad", args.skip_bad, args.meshes or args.images)) if used and allowed is None]
+    flags = (("--views", args.views is not None, args.meshes), ("--crop", args.crop, args.images),
+             ("--skip-bad", args.skip_bad, args.meshes or args.images))
+    misplaced = [flag for flag, given, source in flags if given and source is None]
     if misplaced:
         raise ValueError(f"{', '.join(misplaced)}: only for --meshes (--views), --images (--crop) or either (--skip-bad)")
     if args.meshes is not None:
-        path = build_mesh_dataset(args.meshes, args.preset, args.out, views=args.views, seed=args.seed,
+        views = 8 if args.views is None else args.views
+        path = build_mesh_dataset(args.meshes, args.preset, args.out, views=views, seed=args.seed,
                                   skip_bad=args.skip_bad, progress=not args.quiet)
         return print(f"meshes from {args.meshes}: {path}")
     if args.images is not None:
@@ -130,9 +132,8 @@ def _export(args) -> None:
     print(f"exported to {export_run(args.run, args.out)}")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="igan-lite", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+def _dataset_parser(sub) -> None:
+    """`igan-lite dataset build`: ShapeNet-lite (--category), your meshes (--meshes) or your images (--images)."""
     ds = sub.add_parser("dataset", help="build image datasets: ShapeNet-lite, or your own meshes or images").add_subparsers(dest="action", required=True)
     b = ds.add_parser("build", help="render one random view of each procedural shape, or K views of each of your "
                       "meshes, or read your images (cached)")
@@ -144,12 +145,18 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="output folder (default: data/<category>-<preset>-seed<seed>, "
                    "data/<DIR's name>-meshes|images-<preset>)")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--views", type=int, default=8, help="--meshes: random views per mesh")
+    b.add_argument("--views", type=int, default=None, help="--meshes: random views per mesh (default 8)")
     b.add_argument("--crop", action="store_true", help="--images: crop each image to the object's bounding box")
     b.add_argument("--skip-bad", action="store_true", help="--meshes/--images: skip unreadable or empty files "
                    "(listed in the manifest) instead of stopping")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_dataset_build)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="igan-lite", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    _dataset_parser(sub)
 
     t = sub.add_parser("train", help="train a generator from 2D images (IG-GAN or a projection baseline)")
     t.add_argument("--method", default="iggan", choices=METHODS,
