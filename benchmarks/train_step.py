@@ -9,6 +9,7 @@ an untrained one's speckle costs 3x more). Run: `python benchmarks/train_step.py
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -34,18 +35,40 @@ VARIANTS = {  # name: (render_workers, run_ahead, workers' nice, nets only)
     "run-ahead, 1 worker": (1, True, 10, False),
     "run-ahead, 2 workers": (2, True, 10, False),
 }
+# The speed variants of benchmarks/RESULTS.md §7, nets only at 1 thread, each adding one change to the row above:
+# name: (preset overrides, proxy's 2D layers channels-last, bf16 autocast of G and R)
+SPEED = {
+    "before: 2 proxy steps, NCHW, fp32": ({"proxy_steps": 2}, False, False),
+    "+ channels-last proxy": ({"proxy_steps": 2}, True, False),
+    "+ 1 proxy step": ({"proxy_steps": 1}, True, False),
+    "+ bf16 autocast (CPU)": ({"proxy_steps": 1}, True, True),
+}
 
 
-def trainer(preset: str, threads: int, workers: int, run_ahead: bool, nice: int = 10, device: str = "cpu") -> Trainer:
+def parse_sets(items: list[str]) -> dict:
+    """`--set field=value` pairs as preset overrides (values parsed as JSON where they can be)."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def trainer(preset: str, threads: int, workers: int, run_ahead: bool, nice: int = 10, device: str = "cpu",
+            overrides: dict | None = None, amp: bool | None = None, channels_last: bool = True) -> Trainer:
     """A Trainer without pretraining; at lite, with the shipped chair run's generator and proxy."""
-    p = get_preset(preset, threads=threads, render_workers=workers, run_ahead=run_ahead, pretrain=False)
-    t = Trainer(run_config("iggan", "chair", p, 0), Path(tempfile.mkdtemp()), device)
+    p = get_preset(preset, threads=threads, render_workers=workers, run_ahead=run_ahead, pretrain=False, **(overrides or {}))
+    t = Trainer(run_config("iggan", "chair", p, 0), Path(tempfile.mkdtemp()), device, amp)
     if nice != 10:  # the pool's default
         t.renderer.close()
         t.renderer = RenderPool(workers, t.settings, nice=nice)
     if preset == "lite":
         start = checkpoint.load(START)
         t.nets.G.load_state_dict(start["G"]), t.nets.R.load_state_dict(start["R"])
+    t.nets.R.set_channels_last(channels_last)
     return t
 
 
@@ -72,12 +95,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto; on cuda the peak GPU memory is printed too")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="VARIANT")
+    ap.add_argument("--speed", action="store_true", help="the speed variants (SPEED), nets only at 1 thread, "
+                    "in rounds A B C D A B C D ... so that drift hits every variant alike")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --speed")
     ap.add_argument("--busy-neighbour", action="store_true", help="keep one core busy with another process meanwhile "
                     "(a browser, a second run): how the thread count behaves on a machine that is not idle")
     args = ap.parse_args()
     neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_neighbour else None
     try:
-        run(args)
+        speed(args) if args.speed else run(args)
     finally:
         if neighbour is not None:
             neighbour.kill()
@@ -98,6 +124,25 @@ def run(args) -> None:
             gpu = f" (peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB)" if t.device.type == "cuda" else ""
             print(f"| {threads} | {name}{gpu} | " + " | ".join(f"{1e3 * r[ph]:.0f}" for ph in PHASES)
                   + f" | {1e3 * r['total']:.0f} | {r['total'] / base:.2f}x |", flush=True)
+
+
+def speed(args) -> None:
+    """Each SPEED variant `args.rounds` times, interleaved; the median per phase."""
+    print(f"# ms per {args.preset} iteration, nets only, 1 torch thread, median of {args.rounds} interleaved rounds of "
+          f"{args.steps} steps after 2 warm-up; {describe()}")
+    results = {name: [] for name in SPEED}
+    for _ in range(args.rounds):
+        for name, (overrides, channels_last, amp) in SPEED.items():
+            with trainer(args.preset, 1, 0, False, 0, args.device, overrides, amp, channels_last) as t:
+                results[name].append(measure(t, args.steps, nets_only=True))
+    print("| variant | " + " | ".join(PHASES) + " | total ms | / before |")
+    print("|---|" + "---|" * (len(PHASES) + 2))
+    base = None
+    for name, rows in results.items():
+        med = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+        base = base or med["total"]
+        print(f"| {name} | " + " | ".join(f"{1e3 * med[ph]:.0f}" for ph in PHASES)
+              + f" | {1e3 * med['total']:.0f} | {base / med['total']:.2f}x faster |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,15 @@ WARNINGS = {
 }
 
 
+def _face_neighbours(occ: torch.Tensor) -> torch.Tensor:
+    """Occupied 6-neighbours of every voxel of (B, 1, N, N, N) 0/1 grids: six shifted sums (a 1-channel conv3d
+    computes the same ~10x slower on a CPU)."""
+    p = F.pad(occ, (1, 1, 1, 1, 1, 1))
+    n = occ.shape[-1]
+    inner = lambda dz, dy, dx: p[..., 1 + dz:1 + dz + n, 1 + dy:1 + dy + n, 1 + dx:1 + dx + n]  # noqa: E731
+    return sum(inner(*d) for d in ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1)))
+
+
 def sample_stats(voxels: torch.Tensor, renders: torch.Tensor, background: float = 1.0) -> dict:
     """Occupancy, diversity (mean pairwise 1 - IoU), isolated-voxel fraction, near-threshold mass,
     the share of blank renders and of black pixels, for a batch of generated grids (B, 1, N, N, N) and their f-renders."""
@@ -34,10 +43,7 @@ def sample_stats(voxels: torch.Tensor, renders: torch.Tensor, background: float 
     iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
     b = len(x)
     diversity = ((1 - iou).sum() / max(b * (b - 1), 1)).item()
-    cross = torch.zeros(1, 1, 3, 3, 3)
-    cross[0, 0, 1, 1, [0, 2]] = cross[0, 0, 1, [0, 2], 1] = cross[0, 0, [0, 2], 1, 1] = 1
-    neighbours = F.conv3d(occ, cross.to(occ), padding=1)
-    isolated = ((neighbours == 0) & (occ > 0)).float().sum() / occ.sum().clamp(min=1)
+    isolated = ((_face_neighbours(occ) == 0) & (occ > 0)).float().sum() / occ.sum().clamp(min=1)
     blank = ((renders - background).abs().flatten(1).amax(1) < 1e-3).float().mean()
     dark = (renders < 0.1).float().mean()
     return {

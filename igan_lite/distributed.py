@@ -31,6 +31,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether `device` computes bf16 convolutions natively: CUDA, or a CPU whose oneDNN has AVX512-BF16/AMX
+    kernels (elsewhere bf16 is emulated and slower than float32)."""
+    if device.type == "cuda":
+        return True
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(torch.backends.mkldnn.is_available() and check is not None and check())
+
+
 def autocast(device: torch.device, enabled: bool):
     """bf16 autocast for the generator's and the proxy's forward passes (the 3D convolutions, where the time
     goes); D, the losses and the renderer stay float32. bf16 keeps float32's range: no loss scaling needed."""

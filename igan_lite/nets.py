@@ -90,9 +90,12 @@ class ProxyRenderer(nn.Module):
     3. projection unit: fold depth into channels, then 1x1 convs = a small MLP along each ray
        (which surface is in front, how it is lit);
     4. 3x3 2D convs to the image, through a StretchedSigmoid.
+
+    The 2D layers run channels-last (NHWC), which oneDNN's CPU convolutions take without reordering
+    (benchmarks/RESULTS.md §7); `channels_last=False` gives the plain layout, for comparison.
     """
 
-    def __init__(self, voxel_res: int, image_size: int, channels: int, width: int):
+    def __init__(self, voxel_res: int, image_size: int, channels: int, width: int, channels_last: bool = True):
         super().__init__()
         if voxel_res % 4:
             raise ValueError(f"voxel_res must be a multiple of 4, got {voxel_res}")
@@ -106,13 +109,21 @@ class ProxyRenderer(nn.Module):
             nn.Conv2d(4 * w, 4 * w, 3, padding=1), act(),
             nn.Conv2d(4 * w, channels, 3, padding=1), StretchedSigmoid(),
         )
+        self.set_channels_last(channels_last)
+
+    def set_channels_last(self, on: bool) -> None:
+        """Lay the 2D layers' weights (and, in forward, their inputs) out as NHWC (on) or NCHW (off)."""
+        self.layout = torch.channels_last if on else torch.contiguous_format
+        self.projection.to(memory_format=self.layout)
+        self.decoder.to(memory_format=self.layout)
 
     def forward(self, voxels: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
         """voxels (B, 1, N, N, N), grid from camera.frustum_grid(cams, image_size, depth=N) -> (B, C, H, W)."""
         v = resample_to_camera(voxels, grid)[:, 0]  # (B, D, H, W), depth 0 nearest the camera
         b, d, h, w = v.shape
         v = self.encoder(v.view(b, d // 4, 4, h, w).transpose(1, 2))  # (B, C, D/4, H, W)
-        return self.decoder(self.projection(v.reshape(b, -1, h, w)))
+        v = v.reshape(b, -1, h, w).contiguous(memory_format=self.layout)
+        return self.decoder(self.projection(v)).contiguous()
 
 
 class Discriminator(nn.Module):

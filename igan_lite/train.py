@@ -35,6 +35,11 @@ METHODS = ("iggan", *projection.METHODS)
 SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
 
 
+def use_amp(p: Preset, device: torch.device) -> bool:
+    """The preset's `amp` where the device has native bf16 (distributed.bf16_native), else float32."""
+    return p.amp and distributed.bf16_native(device)
+
+
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step, the phase and the last good checkpoint."""
 
@@ -63,7 +68,7 @@ class Trainer:
         self.config, self.out, self.rank = config, out, rank
         self.p = p = preset_from_dict(config["preset"])
         self.device = distributed.resolve_device(device)
-        self.amp = self.device.type == "cuda" if amp is None else amp
+        self.amp = use_amp(p, self.device) if amp is None else amp
         if p.threads > 0:
             torch.set_num_threads(p.threads)
         torch.manual_seed(config["seed"])  # the same initial nets on every rank
@@ -154,13 +159,14 @@ class Trainer:
         self.nets.G.eval()
         grids = torch.from_numpy(prior_grids(p.voxel_res, p.pretrain_shapes, self.rng, self.nets.G))[:, None]
         self.nets.G.train()
-        cams, thresholds, grid = self.sample_views(len(grids))
+        cams, thresholds = self.prior.sample(len(grids), self.rng), self.rng.uniform(*p.threshold_range, len(grids))
         images = torch.cat([self.f(grids[i:i + 64], cams[i:i + 64], thresholds[i:i + 64]) for i in range(0, len(grids), 64)])
         grids = grids.to(self.device)
         log = []
         for step in tqdm(range(p.pretrain_steps), desc="pretraining proxy", disable=not progress):
             idx = self.rng.choice(len(grids), p.batch_size, replace=False)
-            loss = losses.proxy_l2(self.proxy(grids[idx], grid[idx], thresholds[idx], self.train_R), images[idx])
+            grid = frustum_grid([cams[i] for i in idx], p.image_size, p.voxel_res).to(self.device)  # per batch: 400 MB as a bank
+            loss = losses.proxy_l2(self.proxy(grids[idx], grid, thresholds[idx], self.train_R), images[idx])
             self._check_finite(loss, "proxy pretraining", step)
             self.opt_r.zero_grad()
             loss.backward()
@@ -344,10 +350,10 @@ def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
     for field in ("steps", *SPEED_ONLY):
         s.pop(field), w.pop(field)
     diff = {k: (s.get(k), w.get(k)) for k in set(s) | set(w) if s.get(k) != w.get(k)}
-    default = {"world_size": 1}  # absent from configs of single-process runs (and "data" from ShapeNet-lite runs)
-    diff.update({k: (saved.get(k, default.get(k)), wanted.get(k, default.get(k)))
-                 for k in ("method", "category", "seed", "world_size", "data")
-                 if saved.get(k, default.get(k)) != wanted.get(k, default.get(k))})
+    defaults = {"world_size": 1, "amp": False}  # absent from older configs ("data" from ShapeNet-lite runs)
+    diff.update({k: (saved.get(k, defaults.get(k)), wanted.get(k, defaults.get(k)))
+                 for k in ("method", "category", "seed", "world_size", "amp", "data")
+                 if saved.get(k, defaults.get(k)) != wanted.get(k, defaults.get(k))})
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in sorted(diff.items()))
         raise ValueError(f"checkpoint {path} does not match the requested run ({shown})")
@@ -367,6 +373,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
     rank = distributed.init_from_env(dev)
     record = data_record(data, p) if data is not None else None
     config = run_config(method, record["name"] if record else category, p, seed, rank.world, record)
+    config["amp"] = use_amp(p, dev) if amp is None else amp  # what this machine runs: part of the run's numbers
     out = Path(out)
     ckpt = checkpoint_path(out)
     if resume and not ckpt.exists():
@@ -377,7 +384,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
     if state is not None:
         _check_resume(state["config"], config, ckpt)
     try:
-        with Trainer(config, out, distributed.cuda_device_of(dev), amp, rank) as trainer:
+        with Trainer(config, out, distributed.cuda_device_of(dev), config["amp"], rank) as trainer:
             _train_loop(trainer, state, progress and rank.main, callback)
     finally:
         if rank.world > 1:

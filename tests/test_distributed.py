@@ -100,3 +100,16 @@ def test_the_paper_preset_runs_a_step_at_batch_2(tmp_path, monkeypatch):
         row = t.step()
         assert t.sample_grid().shape == (48, 1, 128, 128)
     assert all(np.isfinite(row[k]) for k in ("loss_d", "loss_g", "proxy_l2"))
+
+
+def test_amp_follows_the_preset_and_the_hardware_and_is_recorded(tmp_path, monkeypatch):
+    """`amp` turns bf16 on only where the device has native bf16; the run's config says what ran."""
+    monkeypatch.chdir(tmp_path)
+    from igan_lite import distributed
+    from igan_lite.train import train
+    for native in (True, False):
+        monkeypatch.setattr(distributed, "bf16_native", lambda device, native=native: native)
+        out = train("iggan", "chair", get_preset("smoke", amp=True, steps=1, pretrain=False), tmp_path / f"r{native}", progress=False)
+        assert json.loads((out / "config.json").read_text())["amp"] is native
+    out = train("iggan", "chair", get_preset("smoke", amp=False, steps=1, pretrain=False), tmp_path / "off", progress=False)
+    assert json.loads((out / "config.json").read_text())["amp"] is False

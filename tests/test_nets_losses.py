@@ -118,3 +118,15 @@ def test_mode_seeking_loss_is_lower_for_varied_shapes():
     same = torch.zeros(8, 1, 4, 4, 4)
     varied = torch.rand(8, 1, 4, 4, 4)
     assert losses.mode_seeking_loss(varied, z) < losses.mode_seeking_loss(same + 0.01 * varied, z)
+
+
+def test_channels_last_proxy_computes_what_the_plain_layout_does():
+    p = get_preset("smoke")
+    R = build_nets(p).R
+    x = torch.rand(2, 1, p.voxel_res, p.voxel_res, p.voxel_res)
+    grid = frustum_grid(CameraPrior().sample(2, np.random.default_rng(0)), p.image_size, p.voxel_res)
+    nhwc = R(x, grid)
+    assert R.decoder[0].weight.is_contiguous(memory_format=torch.channels_last)
+    R.set_channels_last(False)
+    assert R.decoder[0].weight.is_contiguous() and not R.decoder[0].weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(R(x, grid), nhwc, rtol=1e-4, atol=1e-5)

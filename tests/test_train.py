@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from igan_lite import checkpoint
-from igan_lite.diagnostics import collapse_warnings, sample_stats
+from igan_lite.diagnostics import _face_neighbours, collapse_warnings, sample_stats
 from igan_lite.presets import get_preset
 from igan_lite.sample import sample_run
 from igan_lite.train import TrainingDiverged, train
@@ -229,3 +229,11 @@ def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
     assert (in_tmp / "cache" / "featurenet-smoke-32px-gray.pt").exists()
     with pytest.raises(ValueError, match="needs 600 ground-truth shapes"):
         evaluate.evaluate_run(run, n=200)
+
+
+def test_isolated_voxels_are_counted_by_face_neighbours():
+    """The shifted-sum neighbour count equals a 6-neighbour cross convolution."""
+    occ = (torch.rand(3, 1, 10, 10, 10, generator=torch.Generator().manual_seed(0)) < 0.2).float()
+    cross = torch.zeros(1, 1, 3, 3, 3)
+    cross[0, 0, 1, 1, [0, 2]] = cross[0, 0, 1, [0, 2], 1] = cross[0, 0, [0, 2], 1, 1] = 1
+    assert torch.equal(_face_neighbours(occ), torch.nn.functional.conv3d(occ, cross, padding=1))
