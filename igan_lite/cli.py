@@ -1,6 +1,8 @@
 """The `igan-lite` command.
 
   igan-lite dataset build --category chair --preset smoke --out DIR
+  igan-lite dataset build --meshes MESH_DIR [--views 8] | --images IMAGE_DIR [--crop] [--skip-bad] --out DIR
+  igan-lite train --data DIR --out runs/mine
   igan-lite train --method iggan|vh|ao|ea --category chair --preset lite --out runs/chair [--no-dom] [--resume]
   igan-lite sample --run runs/chair --n 16
   igan-lite evaluate --run runs/chair
@@ -18,7 +20,22 @@ from .shapes import CATEGORIES
 
 def _dataset_build(args) -> None:
     from .data import build_dataset
+    from .own_data import build_image_dataset, build_mesh_dataset
 
+    flags = (("--views", args.views is not None, args.meshes), ("--crop", args.crop, args.images),
+             ("--skip-bad", args.skip_bad, args.meshes or args.images))
+    misplaced = [flag for flag, given, source in flags if given and source is None]
+    if misplaced:
+        raise ValueError(f"{', '.join(misplaced)}: only for --meshes (--views), --images (--crop) or either (--skip-bad)")
+    if args.meshes is not None:
+        views = 8 if args.views is None else args.views
+        path = build_mesh_dataset(args.meshes, args.preset, args.out, views=views, seed=args.seed,
+                                  skip_bad=args.skip_bad, progress=not args.quiet)
+        return print(f"meshes from {args.meshes}: {path}")
+    if args.images is not None:
+        path = build_image_dataset(args.images, args.preset, args.out, crop=args.crop, skip_bad=args.skip_bad,
+                                   progress=not args.quiet)
+        return print(f"images from {args.images}: {path}")
     categories = sorted(CATEGORIES) if args.category == "all" else [args.category]
     for category in categories:
         out = args.out if len(categories) == 1 else None
@@ -64,8 +81,10 @@ def _train(args) -> None:
     if args.no_run_ahead:
         overrides["run_ahead"] = False
     preset = get_preset(args.preset, **overrides)
-    out = train(args.method, args.category, preset, args.out, seed=args.seed, resume=args.resume, progress=not args.quiet,
-                device=args.device, amp=args.amp)
+    if args.data is not None and args.category is not None:
+        raise ValueError("--category and --data exclude each other: a run trains on ShapeNet-lite or on a dataset folder")
+    out = train(args.method, args.category or "chair", preset, args.out, seed=args.seed, resume=args.resume,
+                progress=not args.quiet, device=args.device, amp=args.amp, data=args.data)
     print(f"run written to {out}")
 
 
@@ -80,15 +99,19 @@ def _evaluate(args) -> None:
 
     result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=args.inception)
     label = result["label"]
-    print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; 3D: IoU vs {label['n']} reference {label['category']}s")
+    reference = f"IoU vs {label['n']} reference {label['category']}s"
+    print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; data: {label['data']}")
+    print(f"3D: {label.get('note', reference)}")
     print(f"{'':>24} {'FD-lite':>8} {'nearest IoU':>11} {'COV':>6} {'MMD':>6} {'1-NNA':>6} {'occupancy':>9}")
     rows = {**{f"  {k}": v for k, v in result.get("snapshots", {}).items()},
             **{k: result[k] for k in ("generator", "untrained_generator", "random_boxes", "real_vs_real") if k in result}}
     for name, r in rows.items():
-        print(f"{name:>24} {r['fd_lite']:>8.2f} {r['nearest_iou']:>11.3f} {r['cov']:>6.3f} {r['mmd']:>6.3f} {r['1nna']:>6.3f} {r['occupancy']:>9.4f}")
+        shapes = " ".join(f"{r[k]:>{w}.3f}" if k in r else f"{'-':>{w}}" for k, w in
+                          (("nearest_iou", 11), ("cov", 6), ("mmd", 6), ("1nna", 6)))
+        print(f"{name:>24} {r['fd_lite']:>8.2f} {shapes} {r['occupancy']:>9.4f}")
     if "fid" in result["generator"]:
-        print(f"FID ({label['fid_extractor']}, n={label['n']}): generator {result['generator']['fid']:.2f}, "
-              f"real vs real {result['real_vs_real_fid']:.2f}")
+        floor = f", real vs real {result['real_vs_real_fid']:.2f}" if "real_vs_real_fid" in result else ""
+        print(f"FID ({label['fid_extractor']}, n={label['n']}): generator {result['generator']['fid']:.2f}{floor}")
     print(f"written to {args.run}/evaluation.json")
 
 
@@ -109,22 +132,38 @@ def _export(args) -> None:
     print(f"exported to {export_run(args.run, args.out)}")
 
 
+def _dataset_parser(sub) -> None:
+    """`igan-lite dataset build`: ShapeNet-lite (--category), your meshes (--meshes) or your images (--images)."""
+    ds = sub.add_parser("dataset", help="build image datasets: ShapeNet-lite, or your own meshes or images").add_subparsers(dest="action", required=True)
+    b = ds.add_parser("build", help="render one random view of each procedural shape, or K views of each of your "
+                      "meshes, or read your images (cached)")
+    source = b.add_mutually_exclusive_group(required=True)
+    source.add_argument("--category", choices=sorted(CATEGORIES) + ["all"], help="ShapeNet-lite shapes")
+    source.add_argument("--meshes", metavar="DIR", help="a ShapeNetCore synset folder or any tree of .obj/.off/.ply/.stl")
+    source.add_argument("--images", metavar="DIR", help="a tree of png/jpg object images (renders or segmented photos)")
+    b.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: $IGAN_PRESET or lite")
+    b.add_argument("--out", default=None, help="output folder (default: data/<category>-<preset>-seed<seed>, "
+                   "data/<DIR's name>-meshes|images-<preset>)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--views", type=int, default=None, help="--meshes: random views per mesh (default 8)")
+    b.add_argument("--crop", action="store_true", help="--images: crop each image to the object's bounding box")
+    b.add_argument("--skip-bad", action="store_true", help="--meshes/--images: skip unreadable or empty files "
+                   "(listed in the manifest) instead of stopping")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_dataset_build)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="igan-lite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    ds = sub.add_parser("dataset", help="build ShapeNet-lite image datasets").add_subparsers(dest="action", required=True)
-    b = ds.add_parser("build", help="render one random view of each procedural shape (cached)")
-    b.add_argument("--category", required=True, choices=sorted(CATEGORIES) + ["all"])
-    b.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: $IGAN_PRESET or lite")
-    b.add_argument("--out", default=None, help="output folder (default: data/<category>-<preset>-seed<seed>)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
-    b.set_defaults(func=_dataset_build)
+    _dataset_parser(sub)
 
     t = sub.add_parser("train", help="train a generator from 2D images (IG-GAN or a projection baseline)")
     t.add_argument("--method", default="iggan", choices=METHODS,
                    help="iggan, or a baseline: vh (visual hull), ao (absorption only), ea (emission-absorption)")
-    t.add_argument("--category", default="chair", choices=sorted(CATEGORIES))
+    t.add_argument("--category", default=None, choices=sorted(CATEGORIES), help="ShapeNet-lite category (default: chair)")
+    t.add_argument("--data", default=None, metavar="DIR", help="train on a dataset folder from `igan-lite dataset build` "
+                   "(e.g. --meshes or --images) instead")
     t.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: $IGAN_PRESET or lite")
     t.add_argument("--out", required=True, help="run folder (metrics.jsonl, samples/, checkpoint.pt)")
     t.add_argument("--seed", type=int, default=0)

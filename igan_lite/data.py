@@ -123,16 +123,23 @@ def build_dataset(category: str, preset: str | Preset | None = None, out: str | 
         voxels.append(np.packbits(grid.astype(bool)))
         images.append((render_voxels(grid, cameras[i], settings)[0] * 255).round().to(torch.uint8).numpy())
 
-    write_atomic(out / "images.npz", lambda f: np.savez_compressed(f, images=np.stack(images)))
-    write_atomic(out / "eval.npz", lambda f: np.savez_compressed(
-        f, azimuth=np.array([c.azimuth for c in cameras]), elevation=np.array([c.elevation for c in cameras]),
-        voxels_packed=np.stack(voxels)))
-    manifest = {
-        "config": config,
-        "package_version": __version__,
-        "n_images": preset.n_shapes,
-        "sha256": {name: _sha256(out / name) for name in ("images.npz", "eval.npz")},
-    }
+    return write_dataset(out, config, np.stack(images), {
+        "azimuth": np.array([c.azimuth for c in cameras]), "elevation": np.array([c.elevation for c in cameras]),
+        "voxels_packed": np.stack(voxels)})
+
+
+def write_dataset(out: Path, config: dict, images: np.ndarray, eval_arrays: dict | None, **extra) -> Path:
+    """Write images.npz (uint8 (M, C, H, W)), eval.npz (cameras, voxels; omitted when `eval_arrays` is None)
+    and, last, manifest.json with their hashes; `extra` goes into the manifest (e.g. the source files)."""
+    write_atomic(out / "images.npz", lambda f: np.savez_compressed(f, images=images))
+    names = ["images.npz"]
+    if eval_arrays is not None:
+        write_atomic(out / "eval.npz", lambda f: np.savez_compressed(f, **eval_arrays))
+        names.append("eval.npz")
+    else:
+        (out / "eval.npz").unlink(missing_ok=True)  # a stale one from an earlier build of this folder
+    manifest = {"config": config, "package_version": __version__, "n_images": len(images),
+                "sha256": {name: _sha256(out / name) for name in names}, **extra}
     write_atomic(out / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))
     return out
 
@@ -152,31 +159,88 @@ def load_dataset(path: str | Path) -> ImageDataset:
     return ImageDataset(images, manifest)
 
 
+def has_voxels(manifest: dict) -> bool:
+    """Whether a dataset keeps ground-truth voxels for evaluation (not one built from an image folder)."""
+    return manifest["config"].get("kind") != "images"
+
+
 def load_eval_voxels(path: str | Path) -> np.ndarray:
     """The ground-truth voxels (M, N, N, N) float32 of a dataset, for evaluation only."""
     path = Path(path)
     manifest = json.loads((path / "manifest.json").read_text())
+    if not has_voxels(manifest):
+        raise ValueError(f"dataset {path} was built from images: it has no ground-truth voxels")
     n = manifest["config"]["preset"]["voxel_res"]
     with np.load(path / "eval.npz") as f:
         packed = f["voxels_packed"]
     return np.unpackbits(packed, axis=1, count=n**3).reshape(-1, n, n, n).astype(np.float32)
 
 
-def load_image_folder(folder: str | Path, image_size: int, color: bool = False) -> torch.Tensor:
-    """A user's images (png/jpg/bmp, any size) -> float tensor (M, C, image_size, image_size) in [0, 1]."""
+def read_object_image(path: Path, image_size: int, color: bool = False, background=(1.0, 1.0, 1.0),
+                      crop: bool = False) -> np.ndarray:
+    """One object image -> uint8 (H, W, C) like f's renders (README "Your own data").
+
+    Any PIL mode (palette, 16-bit, grey, RGBA) becomes RGBA in [0, 1]; alpha is composited onto `background`;
+    with `crop` the object's bounding box (alpha > 0.5, or pixels unlike the background) is cut out with a 10 %
+    margin; the result is padded square onto the background (no stretching), resized, and made grey with f's
+    Rec. 601 weights unless `color`. Raises ValueError (naming the file) for unreadable or empty images."""
+    try:
+        with Image.open(path) as im:
+            if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit grey: scale by the bit depth, not clip
+                grey = np.asarray(im, dtype=np.float64)
+                grey = grey / (65535.0 if im.mode.startswith("I;16") or grey.max() > 255 else 255.0)
+                rgba = np.dstack([np.clip(grey, 0, 1)] * 3 + [np.ones_like(grey)])
+            else:
+                rgba = np.asarray(im.convert("RGBA"), dtype=np.float64) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"image file {path} cannot be read: {e}") from e
+    bg = np.asarray(background, dtype=np.float64)
+    alpha = rgba[..., 3:]
+    rgb = rgba[..., :3] * alpha + bg * (1 - alpha)
+    mask = alpha[..., 0] > 0.5 if (alpha < 1).any() else np.abs(rgb - bg).max(-1) > 0.05
+    if not mask.any():
+        raise ValueError(f"image file {path} shows no object: every pixel is transparent or background")
+    rgb = _square(rgb, mask if crop else None, bg)
+    out = Image.fromarray((rgb * 255).round().astype(np.uint8)).resize((image_size, image_size), Image.LANCZOS)
+    x = np.asarray(out, dtype=np.float64)
+    if not color:
+        x = (x @ np.array([0.299, 0.587, 0.114]))[..., None]
+    return x.round().astype(np.uint8)
+
+
+def _square(rgb: np.ndarray, mask: np.ndarray | None, bg: np.ndarray) -> np.ndarray:
+    """Pad `rgb` square onto `bg` around its centre, or around the bounding box of `mask` plus a 10 % margin."""
+    if mask is None:
+        (y0, x0), (y1, x1) = (0, 0), rgb.shape[:2]
+    else:
+        ys, xs = np.nonzero(mask)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    side = max(y1 - y0, x1 - x0)
+    side = side + 2 * round(0.1 * side) if mask is not None else side
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    canvas = np.broadcast_to(bg, (side, side, 3)).copy()
+    top, left = cy - side // 2, cx - side // 2
+    sy0, sx0 = max(top, 0), max(left, 0)
+    sy1, sx1 = min(top + side, rgb.shape[0]), min(left + side, rgb.shape[1])
+    canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = rgb[sy0:sy1, sx0:sx1]
+    return canvas
+
+
+def find_image_files(folder: str | Path) -> list[Path]:
+    """Image files (png/jpg/bmp) anywhere under `folder`, sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist or is not a directory")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {folder}")
-    images = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im = im.convert("RGB" if color else "L").resize((image_size, image_size), Image.BILINEAR)
-                images.append(np.asarray(im, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as e:
-            raise ValueError(f"image file {f} cannot be read: {e}") from e
-    x = torch.from_numpy(np.stack(images)).float().div_(255.0)
-    return x.permute(0, 3, 1, 2).contiguous() if color else x[:, None]
+    return files
+
+
+def load_image_folder(folder: str | Path, image_size: int, color: bool = False, background=(1.0, 1.0, 1.0),
+                      crop: bool = False) -> torch.Tensor:
+    """A user's images (any size and PIL mode) -> float tensor (M, C, image_size, image_size) in [0, 1],
+    each made by read_object_image; the first unreadable file raises ValueError naming it."""
+    x = torch.from_numpy(np.stack([read_object_image(f, image_size, color, background, crop)
+                                   for f in find_image_files(folder)]))
+    return x.permute(0, 3, 1, 2).float().div_(255.0).contiguous()

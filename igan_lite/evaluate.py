@@ -15,10 +15,11 @@ import torch
 
 from . import checkpoint
 from .camera import CameraPrior
-from .data import build_dataset, default_dir, load_dataset, load_eval_voxels, render_settings
+from .data import build_dataset, default_dir, has_voxels, load_dataset, load_eval_voxels, render_settings
 from .inception import load_inception
-from .metrics import FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
+from .metrics import MIN_FID_SAMPLES, FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
 from .nets import build_nets
+from .own_data import load_run_data
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
@@ -56,10 +57,43 @@ def _renders(voxels: np.ndarray, p: Preset, seed: int) -> torch.Tensor:
     return render_voxels(voxels, cams, render_settings(p))
 
 
-def score(voxels: np.ndarray, images: torch.Tensor, reference: np.ndarray, real_images: torch.Tensor, net: FeatureNet) -> dict:
-    """FD-lite (`images`: f-renders of `voxels`, one random view each, vs real images) and the 3D metrics."""
-    return {"fd_lite": fd_lite(net, images, real_images), **shape_metrics(voxels, reference),
-            "occupancy": float((voxels > 0.5).mean())}
+def score(voxels: np.ndarray, images: torch.Tensor, reference: np.ndarray | None, real_images: torch.Tensor,
+          net: FeatureNet) -> dict:
+    """FD-lite (`images`: f-renders of `voxels`, one random view each, vs real images) and the 3D metrics
+    (none when `reference` is None: a dataset without voxels)."""
+    shapes = shape_metrics(voxels, reference) if reference is not None else {}
+    return {"fd_lite": fd_lite(net, images, real_images), **shapes, "occupancy": float((voxels > 0.5).mean())}
+
+
+def eval_sets(config: dict, p: Preset, n: int, seed: int) -> dict:
+    """What a run is scored against: `real` images, 3D `reference` shapes, the real-vs-real `floor` shapes and
+    a `note` on what is missing. ShapeNet-lite: three disjoint sets of n shapes (the real images show the
+    first). A dataset folder (config["data"], own_data.py): n of its images drawn at random; where it has voxels
+    (a mesh folder), its first half of meshes is the reference and the second, cycled to n, the floor; an
+    image folder has neither, so the 3D metrics are skipped and the note says why."""
+    if "data" not in config:
+        data = default_dir(config["category"], p)
+        truth = load_eval_voxels(data)
+        if len(truth) < 3 * n:
+            raise ValueError(f"n={n} needs {3 * n} ground-truth shapes (n behind FD-lite's real images, n as 3D reference, "
+                             f"n for the real-vs-real floor); the dataset has {len(truth)}")
+        return {"real": load_dataset(data).batch(slice(0, n)), "reference": truth[n:2 * n], "floor": truth[2 * n:3 * n],
+                "note": None, "data": str(data)}
+    path, dataset = config["data"]["path"], load_run_data(config["data"], p)
+    if len(dataset) < MIN_FID_SAMPLES:
+        raise ValueError(f"dataset {path} has {len(dataset)} images; FD-lite needs at least {MIN_FID_SAMPLES} "
+                         "(build it with more --views per mesh, or from more images)")
+    real = dataset.batch(torch.from_numpy(np.random.default_rng(seed).permutation(len(dataset))[:n]))
+    sets = {"real": real, "reference": None, "floor": None, "data": path}
+    if not has_voxels(dataset.manifest):
+        return {**sets, "note": f"3D metrics skipped: dataset {path} was built from images and has no ground-truth voxels"}
+    truth = load_eval_voxels(path)
+    if len(truth) < 2:
+        return {**sets, "reference": truth, "note": "real-vs-real floor skipped: the dataset has one mesh"}
+    half = (len(truth) + 1) // 2
+    return {**sets, "reference": truth[:half], "floor": np.resize(truth[half:], (n, *truth.shape[1:])),
+            "note": f"reference: {half} of the dataset's {len(truth)} meshes; floor: the other {len(truth) - half}, "
+                    f"{n} random views"}
 
 
 def generate(G, n: int, seed: int) -> np.ndarray:
@@ -76,14 +110,10 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     run = Path(run)
     net_fid = load_inception(None if inception is True else inception) if inception else None
     G, p = load_generator(run)
-    category = json.loads((run / "config.json").read_text())["category"]
-    data = default_dir(category, p)
-    real = load_dataset(data).batch(slice(0, n))
-    truth = load_eval_voxels(data)
-    if len(truth) < 3 * n:
-        raise ValueError(f"n={n} needs {3 * n} ground-truth shapes (n behind FD-lite's real images, n as 3D reference, "
-                         f"n for the real-vs-real floor); the dataset has {len(truth)}")
-    reference = truth[n:2 * n]  # three disjoint sets of shapes
+    config = json.loads((run / "config.json").read_text())
+    category = config["category"]
+    sets = eval_sets(config, p, n, seed)
+    real, reference, floor = sets["real"], sets["reference"], sets["floor"]
     net = feature_net(p)
 
     def rendered_score(voxels: np.ndarray, render_seed: int = seed + 1) -> dict:
@@ -92,7 +122,8 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     fake = generate(G, n, seed)
     fake_images = _renders(fake, p, seed + 1)
     result = {"label": {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
-                        "n": n, "seed": seed, "category": category, "preset": p.name},
+                        "n": n, "seed": seed, "category": category, "preset": p.name, "data": sets["data"],
+                        **({"note": sets["note"]} if sets["note"] else {})},
               "generator": score(fake, fake_images, reference, real, net)}
     if snapshots:
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed))
@@ -102,10 +133,12 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         untrained = build_nets(p).G.eval()
         result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
-        result["real_vs_real"] = rendered_score(truth[2 * n:3 * n], seed + 2)
+        if floor is not None:
+            result["real_vs_real"] = rendered_score(floor, seed + 2)
     if net_fid is not None:  # the same images FD-lite scored, through InceptionV3
         result["label"]["fid_extractor"] = "InceptionV3 pool3, 2015-12-05 weights (pytorch-fid preprocessing)"
         result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
-        result["real_vs_real_fid"] = feature_fd(net_fid, _renders(truth[2 * n:3 * n], p, seed + 2), real)
+        if floor is not None:
+            result["real_vs_real_fid"] = feature_fd(net_fid, _renders(floor, p, seed + 2), real)
     (run / "evaluation.json").write_text(json.dumps(result, indent=2))
     return result

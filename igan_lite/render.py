@@ -192,8 +192,27 @@ def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings(), 
     return to_tensor(render_grids(*render_inputs(voxels, cameras, settings, thresholds), settings), settings.color)
 
 
+def facing_camera(mesh, eye: np.ndarray):
+    """A copy of `mesh` drawn as a flat-shaded, two-sided surface seen from `eye`: every triangle gets its own
+    corners, wound and with its face normal turned towards the eye. Real meshes (ShapeNet, CAD exports) often
+    come without normals, which Filament draws unlit, or with inconsistently wound faces and normals, which
+    come out dark; a closed, consistently oriented mesh looks as it did (flat-shaded)."""
+    o3d = open3d()
+    corners = np.asarray(mesh.vertices)[np.asarray(mesh.triangles)]  # (T, 3 corners, xyz)
+    face = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    away = ((np.asarray(eye) - corners.mean(1)) * face).sum(-1) < 0
+    face = np.where(away[:, None], -face, face) / np.maximum(np.linalg.norm(face, axis=-1, keepdims=True), 1e-12)
+    corners = np.where(away[:, None, None], corners[:, ::-1], corners).reshape(-1, 3)  # counter-clockwise as seen
+    out = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.ascontiguousarray(corners, np.float64)),
+                                    o3d.utility.Vector3iVector(np.arange(len(corners), dtype=np.int32).reshape(-1, 3)))
+    out.vertex_normals = o3d.utility.Vector3dVector(np.ascontiguousarray(np.repeat(face, 3, axis=0), np.float64))
+    return out
+
+
 def render_meshes(meshes, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:
-    """Draw Open3D meshes (e.g. a procedural shape's true surface) the same way as render_voxels."""
+    """Draw Open3D meshes (a procedural shape's true surface, or a real mesh: shapes.load_mesh) with f's
+    camera and lights, each as a two-sided surface (facing_camera); None draws the background only."""
     cams = _camera_list(cameras, len(meshes))
     renderer = get_renderer(settings)
-    return to_tensor([renderer.render_mesh(m, c) for m, c in zip(meshes, cams)], settings.color)
+    return to_tensor([renderer.render_mesh(m if m is None or not len(m.triangles) else facing_camera(m, c.eye()), c)
+                      for m, c in zip(meshes, cams)], settings.color)

@@ -25,6 +25,7 @@ from .camera import Camera, CameraPrior, frustum_grid
 from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
 from .nets import ProxyRenderer, build_nets
+from .own_data import data_record, load_run_data
 from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
 from .render_pool import RenderJob, RenderPool
@@ -43,13 +44,16 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names the step, the phase and the last good checkpoint."""
 
 
-def run_config(method: str, category: str, p: Preset, seed: int, world_size: int = 1) -> dict:
-    """What a run's numbers depend on; `world_size` (torchrun processes, each with its own batch) only when > 1."""
+def run_config(method: str, category: str, p: Preset, seed: int, world_size: int = 1, data: dict | None = None) -> dict:
+    """What a run's numbers depend on; `world_size` (torchrun processes, each with its own batch) only when > 1;
+    `data` (own_data.data_record) when the run trains on a dataset folder instead of ShapeNet-lite `category`."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
     config = {"method": method, "category": category, "seed": seed, "preset": asdict(p)}
     if world_size > 1:
         config["world_size"] = world_size
+    if data is not None:
+        config["data"] = data
     return json.loads(json.dumps(config))
 
 
@@ -92,11 +96,14 @@ class Trainer:
         self.background = self.settings.background[0]
         self.prior = CameraPrior()
         self.step_count = 0
-        data_dir = default_dir(config["category"], p)
-        if rank.main:  # one rank builds the dataset cache, the others wait and read it
-            build_dataset(config["category"], p, data_dir, progress=False)
-        rank.barrier()
-        self.real = load_dataset(build_dataset(config["category"], p, data_dir, progress=False))
+        if "data" in config:  # a dataset folder (own_data.py), checked to be the one the run started with
+            self.real = load_run_data(config["data"], p)
+        else:
+            data_dir = default_dir(config["category"], p)
+            if rank.main:  # one rank builds the dataset cache, the others wait and read it
+                build_dataset(config["category"], p, data_dir, progress=False)
+            rank.barrier()
+            self.real = load_dataset(build_dataset(config["category"], p, data_dir, progress=False))
         self.fixed_z = torch.from_numpy(np.random.default_rng(1234).standard_normal((8, p.z_dim))).float()
 
     def close(self) -> None:
@@ -343,9 +350,9 @@ def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
     for field in ("steps", *SPEED_ONLY):
         s.pop(field), w.pop(field)
     diff = {k: (s.get(k), w.get(k)) for k in set(s) | set(w) if s.get(k) != w.get(k)}
-    defaults = {"world_size": 1, "amp": False}
+    defaults = {"world_size": 1, "amp": False}  # absent from older configs ("data" from ShapeNet-lite runs)
     diff.update({k: (saved.get(k, defaults.get(k)), wanted.get(k, defaults.get(k)))
-                 for k in ("method", "category", "seed", "world_size", "amp")
+                 for k in ("method", "category", "seed", "world_size", "amp", "data")
                  if saved.get(k, defaults.get(k)) != wanted.get(k, defaults.get(k))})
     if diff:
         shown = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in sorted(diff.items()))
@@ -354,15 +361,18 @@ def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
 
 def train(method: str = "iggan", category: str = "chair", preset: str | Preset | None = None,
           out: str | Path = "runs/chair", seed: int = 0, resume: bool = False, progress: bool = True,
-          callback=None, device: str = "cpu", amp: bool | None = None) -> Path:
+          callback=None, device: str = "cpu", amp: bool | None = None, data: str | Path | None = None) -> Path:
     """Train (or resume) one run into `out`; returns `out`. See the module docstring for what is written.
+    `data`: a dataset folder (`igan-lite dataset build`, own_data.py) to train on instead of ShapeNet-lite
+    `category`; config.json records its path and manifest hash, and the run takes the dataset's name.
     `callback(row, trainer)`, if given, is called after every step (notebooks draw live plots with it).
     `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts G and R to bf16.
     Launched by torchrun, every rank trains on its own batches and rank 0 writes (distributed.py)."""
     p = get_preset(preset)
     dev = distributed.resolve_device(device)
     rank = distributed.init_from_env(dev)
-    config = run_config(method, category, p, seed, rank.world)
+    record = data_record(data, p) if data is not None else None
+    config = run_config(method, record["name"] if record else category, p, seed, rank.world, record)
     config["amp"] = use_amp(p, dev) if amp is None else amp  # what this machine runs: part of the run's numbers
     out = Path(out)
     ckpt = checkpoint_path(out)
