@@ -39,9 +39,9 @@ VARIANTS = {  # name: (render_workers, run_ahead, workers' nice, nets only)
 # name: (preset overrides, proxy's 2D layers channels-last, bf16 autocast of G and R)
 SPEED = {
     "before: 2 proxy steps, NCHW, fp32": ({"proxy_steps": 2}, False, False),
-    "+ channels-last proxy": ({"proxy_steps": 2}, True, False),
-    "+ bf16 autocast (CPU): the lite preset": ({"proxy_steps": 2}, True, True),
-    "+ 1 proxy step (run K: cost fidelity, not kept)": ({"proxy_steps": 1}, True, True),
+    "+ channels-last proxy: the lite preset": ({"proxy_steps": 2}, True, False),
+    "+ bf16 autocast (CPU; run L, not the default)": ({"proxy_steps": 2}, True, True),
+    "+ 1 proxy step (run K, not the default)": ({"proxy_steps": 1}, True, True),
 }
 
 
