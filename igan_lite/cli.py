@@ -175,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
                    help="override any preset field, e.g. --set lambda_dom=0.5 --set lr_g=1e-4")
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (cuda when present); under torchrun each rank uses cuda:LOCAL_RANK")
     t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                   help="bf16 autocast for the generator and proxy (default: the preset's amp, where the device has native bf16)")")
+                   help="bf16 autocast for the generator and proxy (default: the preset's amp, where the device has native bf16)")
     t.add_argument("--render-workers", type=int, default=None, help="render processes (default: the preset's; 0 = in this process)")
     t.add_argument("--no-run-ahead", action="store_true", help="draw each batch when it is needed instead of during the previous step")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
