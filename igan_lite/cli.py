@@ -27,23 +27,10 @@ def _dataset_build(args) -> None:
 
 
 def _parse_sets(items: list[str]) -> dict:
-    """`--set lambda_dom=0.5 --set steps=200` -> preset overrides, typed like the preset's fields."""
-    from .presets import Preset
+    """`--set lambda_dom=0.5 --set steps=200` -> preset overrides, typed and checked (preset_rules.py)."""
+    from .preset_rules import parse_override
 
-    fields = Preset.__dataclass_fields__
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key not in fields:
-            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {sorted(fields)}")
-        default = getattr(PRESETS["lite"], key)
-        if isinstance(default, bool):
-            out[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, tuple):
-            out[key] = tuple(type(default[0])(v) for v in value.split(","))
-        else:
-            out[key] = type(default)(value)
-    return out
+    return dict(parse_override(item) for item in items)
 
 
 def _train(args) -> None:

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from . import __version__
-from .checkpoint import write_atomic
-from .presets import Preset, get_preset
+from .checkpoint import read_json, write_atomic
+from .folder_lock import locked
+from .image_files import read_image
+from .preset_rules import MAX_IMAGE_SIZE
+from .presets import PRESETS, Preset, get_preset
 from .camera import CameraPrior
 from .render import RENDERER_VERSION, RenderSettings, render_voxels
 from .shapes import CATEGORIES, make_shape
@@ -63,8 +65,15 @@ def dataset_config(category: str, preset: Preset, seed: int) -> dict:
 
 
 def default_dir(category: str, preset: Preset, seed: int = 0, root: str | Path = "data") -> Path:
-    """Where a dataset lives unless told otherwise: <root>/<category>-<preset>-seed<seed>."""
-    return Path(root) / f"{category}-{preset.name}-seed{seed}"
+    """Where a dataset lives unless told otherwise: <root>/<category>-<preset>-seed<seed>, plus a key of the
+    data fields when they differ from the named preset's (`--set n_shapes=300` gets its own folder and never
+    rebuilds the one older runs are evaluated on)."""
+    name = f"{category}-{preset.name}-seed{seed}"
+    fields = {k: getattr(preset, k) for k in DATA_FIELDS}
+    named = PRESETS.get(preset.name)
+    if named is None or fields != {k: getattr(named, k) for k in DATA_FIELDS}:
+        name += "-" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+    return Path(root) / name
 
 
 def _sha256(path: Path) -> str:
@@ -89,6 +98,8 @@ def cache_status(out: Path, config: dict) -> str:
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return "manifest is corrupt"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256", {}), dict):
+        return "manifest is corrupt"
     if manifest.get("config") != config:
         return "cache was built with different settings"
     for name, digest in manifest.get("sha256", {}).items():
@@ -105,15 +116,23 @@ def build_dataset(category: str, preset: str | Preset | None = None, out: str | 
     manifest.json. Reuses an intact cache made with the same settings; rebuilds a corrupt or stale one.
     """
     preset = get_preset(preset)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ValueError(f"dataset seed: expected an int in [0, 2^31), got {seed!r}")
     config = dataset_config(category, preset, seed)
     out = Path(out) if out is not None else default_dir(category, preset, seed)
     _check_writable(out)
-    status = cache_status(out, config)
-    if status == "ok":
-        return out
-    if status != "no cache":
-        print(f"rebuilding {out}: {status}")
+    with locked(out, wait=True):  # a second builder of the same folder waits, then finds it built
+        status = cache_status(out, config)
+        if status == "ok":
+            return out
+        if status != "no cache":
+            print(f"rebuilding {out}: {status}")
+        _render_dataset(category, preset, seed, out, config, progress)
+    return out
 
+
+def _render_dataset(category: str, preset: Preset, seed: int, out: Path, config: dict, progress: bool) -> None:
+    """Render the images and write images.npz, eval.npz and manifest.json (last, so it vouches for both)."""
     rng = np.random.default_rng(seed)
     cameras = CameraPrior().sample(preset.n_shapes, rng)
     settings = render_settings(preset)
@@ -134,7 +153,6 @@ def build_dataset(category: str, preset: str | Preset | None = None, out: str | 
         "sha256": {name: _sha256(out / name) for name in ("images.npz", "eval.npz")},
     }
     write_atomic(out / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))
-    return out
 
 
 def load_dataset(path: str | Path) -> ImageDataset:
@@ -143,7 +161,9 @@ def load_dataset(path: str | Path) -> ImageDataset:
     manifest_path = path / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{path} is not a dataset folder (no manifest.json); build one with `igan-lite dataset build`")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_json(manifest_path, "dataset manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise ValueError(f"dataset manifest {manifest_path} has no config; rebuild it with `igan-lite dataset build`")
     status = cache_status(path, manifest["config"])
     if status != "ok":
         raise ValueError(f"dataset {path} is unusable ({status}); rebuild it with `igan-lite dataset build`")
@@ -155,28 +175,23 @@ def load_dataset(path: str | Path) -> ImageDataset:
 def load_eval_voxels(path: str | Path) -> np.ndarray:
     """The ground-truth voxels (M, N, N, N) float32 of a dataset, for evaluation only."""
     path = Path(path)
-    manifest = json.loads((path / "manifest.json").read_text())
-    n = manifest["config"]["preset"]["voxel_res"]
+    n = load_dataset(path).manifest["config"]["preset"]["voxel_res"]  # checks the files against the manifest
     with np.load(path / "eval.npz") as f:
         packed = f["voxels_packed"]
     return np.unpackbits(packed, axis=1, count=n**3).reshape(-1, n, n, n).astype(np.float32)
 
 
 def load_image_folder(folder: str | Path, image_size: int, color: bool = False) -> torch.Tensor:
-    """A user's images (png/jpg/bmp, any size) -> float tensor (M, C, image_size, image_size) in [0, 1]."""
+    """A user's images (png/jpg/bmp, any size and mode: image_files.read_image) -> float tensor
+    (M, C, image_size, image_size) in [0, 1], transparency composited onto f's background."""
     folder = Path(folder)
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= MAX_IMAGE_SIZE:
+        raise ValueError(f"image_size: expected an int in [8, {MAX_IMAGE_SIZE}], got {image_size!r}")
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist or is not a directory")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found under {folder}")
-    images = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im = im.convert("RGB" if color else "L").resize((image_size, image_size), Image.BILINEAR)
-                images.append(np.asarray(im, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as e:
-            raise ValueError(f"image file {f} cannot be read: {e}") from e
-    x = torch.from_numpy(np.stack(images)).float().div_(255.0)
-    return x.permute(0, 3, 1, 2).contiguous() if color else x[:, None]
+    background = RenderSettings().background
+    x = torch.from_numpy(np.stack([read_image(f, image_size, color, background) for f in files])).float().div_(255.0)
+    return x.permute(0, 3, 1, 2).contiguous()

@@ -17,16 +17,17 @@ from . import checkpoint
 from .camera import CameraPrior
 from .data import build_dataset, default_dir, load_dataset, load_eval_voxels, render_settings
 from .inception import load_inception
-from .metrics import FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
+from .metrics import MIN_FID_SAMPLES, FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
 from .nets import build_nets
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
-from .run_folder import load_generator
+from .run_folder import load_generator, read_config
 from .shapes import CATEGORIES
 
 CACHE = Path.home() / ".cache" / "igan-lite"
 SHIPPED = Path(__file__).parent / "weights"
+MAX_EVAL_N = 20_000  # 3n ground-truth shapes and 2n renders by f: hours on a CPU beyond this
 
 
 def feature_net(p: Preset) -> FeatureNet:
@@ -74,9 +75,14 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     RUN/evaluation.json and returns it. `inception` (a weight file, or True for torch.hub's cache) adds the
     standard FID of the generator and of the real-vs-real floor (inception.py)."""
     run = Path(run)
+    if not isinstance(n, int) or isinstance(n, bool) or not MIN_FID_SAMPLES <= n <= MAX_EVAL_N:
+        raise ValueError(f"evaluate n: expected an int in [{MIN_FID_SAMPLES}, {MAX_EVAL_N}] (samples per set), got {n!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"evaluate seed: expected an int >= 0, got {seed!r}")
+    config = read_config(run)
     net_fid = load_inception(None if inception is True else inception) if inception else None
     G, p = load_generator(run)
-    category = json.loads((run / "config.json").read_text())["category"]
+    category = config["category"]
     data = default_dir(category, p)
     real = load_dataset(data).batch(slice(0, n))
     truth = load_eval_voxels(data)
@@ -98,7 +104,7 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed))
                                for f in sorted((run / "generators").glob("step_*.pt"))}
     if baselines:
-        torch.manual_seed(json.loads((run / "config.json").read_text())["seed"])
+        torch.manual_seed(config["seed"])
         untrained = build_nets(p).G.eval()
         result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
@@ -107,5 +113,5 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["label"]["fid_extractor"] = "InceptionV3 pool3, 2015-12-05 weights (pytorch-fid preprocessing)"
         result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
         result["real_vs_real_fid"] = feature_fd(net_fid, _renders(truth[2 * n:3 * n], p, seed + 2), real)
-    (run / "evaluation.json").write_text(json.dumps(result, indent=2))
+    checkpoint.write_text_atomic(run / "evaluation.json", json.dumps(result, indent=2))
     return result
