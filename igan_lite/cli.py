@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from .presets import PRESETS
-from .train import METHODS
+from .train import METHODS, TrainingDiverged
 from .shapes import CATEGORIES
 
 
@@ -83,7 +84,7 @@ def _reproduce(args) -> None:
     from .reproduce import reproduce
 
     if args.retrain and args.from_checkpoints:
-        raise SystemExit("igan-lite reproduce: --retrain and --from-checkpoints exclude each other")
+        raise ValueError("reproduce --retrain and --from-checkpoints exclude each other; pass one")
     rows = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs, args.checkpoints,
                      use_shipped=not args.retrain, only_shipped=args.from_checkpoints, export=args.export,
                      figures=args.figures, progress=not args.quiet)
@@ -168,13 +169,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Failures the user can fix: bad values, missing or unreadable files, busy folders, a diverged run. They
+# print one line (the message names the argument or file and what was expected) and exit 2; anything else
+# is a bug in igan-lite and keeps its traceback.
+EXPECTED = (ValueError, OSError, TrainingDiverged)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, OSError, RuntimeError) as e:
-        print(f"igan-lite: error: {e}", file=sys.stderr)
+    except EXPECTED as e:
+        print(f"igan-lite: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("igan-lite: error: out of memory; try a smaller preset or --set batch_size=...", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("igan-lite: interrupted (a run continues with --resume)", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("igan-lite: this is a bug in igan-lite, not in your input: please report it with the command line "
+              "and the traceback above", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,5 +32,6 @@ def locked(folder: str | Path, wait: bool = False):
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
         yield folder
+        os.ftruncate(fd, 0)  # released: name no holder
     finally:
         os.close(fd)  # releases the lock
