@@ -72,9 +72,13 @@ def load(path: str | Path) -> dict:
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         state = _torch_load(path)
-    except pickle.UnpicklingError as e:  # weights_only refused a global: code or a foreign object
-        first = str(e).split("WeightsUnpickler error: ")[-1].split(".")[0]
-        raise ValueError(f"checkpoint {path} holds more than tensors and was not loaded ({first}); "
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):  # not a refusal: a damaged file
+            raise ValueError(f"checkpoint {path} is corrupt or not an igan-lite checkpoint (UnpicklingError: {e})") from None
+        # weights_only refused code or a foreign object; torch's message names the global on some line
+        reason = next((ln for ln in str(e).splitlines() if "GLOBAL" in ln), "an object that is not a tensor")
+        raise ValueError(f"checkpoint {path} holds more than tensors and was not loaded "
+                         f"({reason.split('error: ')[-1].strip()[:160]}); "
                          "igan-lite loads tensors only, so a file from elsewhere cannot run code") from None
     except Exception as e:  # torch raises several types for truncated or foreign files
         raise ValueError(f"checkpoint {path} is corrupt or not an igan-lite checkpoint ({type(e).__name__}: {e})") from None
