@@ -5,6 +5,7 @@ World frame: y up, unit cube [-0.5, 0.5]^3; voxel grids are indexed [z, y, x] (t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -12,14 +13,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .preset_rules import shown
+
 HALF_DIAGONAL = 0.5 * 3**0.5  # the unit cube lies within this distance of the origin
 
 
 def _number(name: str, value, lo: float, hi: float, open_ends: bool = False) -> None:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and np.isfinite(value)
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        ok = False
     if not ok or not (lo < value < hi if open_ends else lo <= value <= hi):
         span = f"({lo:g}, {hi:g})" if open_ends else f"[{lo:g}, {hi:g}]"
-        raise ValueError(f"camera {name}: expected a finite number in {span}, got {value!r}")
+        raise ValueError(f"camera {name}: expected a finite number in {span}, got {shown(value)}")
 
 
 def check_camera_values(azimuth, elevation, distance, fov) -> None:

@@ -77,6 +77,12 @@ RULES: dict[str, Rule] = {
 }
 
 
+def shown(value, limit: int = 60) -> str:
+    """repr(value), cut to `limit` characters: errors quote the input without flooding the terminal."""
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit - 3] + "..."
+
+
 def _typed(value, kind: type):
     """`value` as `kind`, or None if it is not one (a bool is not an int; an int is a float)."""
     if kind is bool:
@@ -84,7 +90,12 @@ def _typed(value, kind: type):
     if kind is int:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     if kind is float:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float's range
+            return None
     return value if isinstance(value, kind) else None
 
 
@@ -92,12 +103,12 @@ def check_field(name: str, value):
     """The value of preset field `name`, typed (lists become tuples, ints in float fields floats), or a
     ValueError naming the field, the value and what was expected."""
     if name not in RULES:
-        raise ValueError(f"unknown preset field {name!r}; fields are {sorted(RULES)}")
+        raise ValueError(f"unknown preset field {shown(name)}; fields are {sorted(RULES)}")
     rule = RULES[name]
     items = tuple(value) if rule.size and isinstance(value, (list, tuple)) else (value,)
     typed = [_typed(v, rule.kind) for v in items]
     if (rule.size and len(items) != rule.size) or any(t is None or not rule.ok(t) for t in typed):
-        raise ValueError(f"preset field {name}: expected {rule.expected}, got {value!r}")
+        raise ValueError(f"preset field {name}: expected {rule.expected}, got {shown(value)}")
     return tuple(typed) if rule.size else typed[0]
 
 
@@ -130,13 +141,13 @@ def parse_override(item: str) -> tuple[str, object]:
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep or key not in RULES:
-        raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {sorted(RULES)}")
+        raise ValueError(f"--set {shown(item)}: expected FIELD=VALUE with FIELD one of {sorted(RULES)}")
     rule = RULES[key]
     try:
         value = tuple(_parse_one(t, rule.kind) for t in text.split(",")) if rule.size else _parse_one(text, rule.kind)
     except ValueError:
-        raise ValueError(f"--set {item!r}: expected {rule.expected}, got {text!r}") from None
+        raise ValueError(f"--set {shown(item)}: expected {rule.expected}, got {shown(text)}") from None
     try:
         return key, check_field(key, value)
     except ValueError as e:
-        raise ValueError(f"--set {item!r}: {e}") from None
+        raise ValueError(f"--set {shown(item)}: {e}") from None

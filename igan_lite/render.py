@@ -15,7 +15,7 @@ from skimage.measure import marching_cubes
 
 from .backend import open3d
 from .camera import Camera
-from .preset_rules import MAX_IMAGE_SIZE
+from .preset_rules import MAX_IMAGE_SIZE, shown
 
 MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes seconds
 
@@ -43,10 +43,11 @@ class RenderSettings:
 
 
 def _fail(name: str, expected: str, value) -> None:
-    raise ValueError(f"render settings {name}: expected {expected}, got {value!r}")
+    raise ValueError(f"render settings {name}: expected {expected}, got {shown(value)}")
 
 
 def _finite(v, lo: float, hi: float) -> bool:
+    """A real number (not a bool) in [lo, hi]; NaN fails the comparison."""
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and lo <= v <= hi
 
 
