@@ -73,12 +73,15 @@ def schedule(run: Path) -> str:
 
 
 def evaluation(run: Path, n: int) -> dict:
-    """RUN's evaluation.json, computed unless one with the same n is there."""
+    """RUN's evaluation.json, computed unless one with the same n is there (a damaged one is computed again)."""
     path = run / "evaluation.json"
     if path.exists():
-        result = json.loads(path.read_text())
-        if result["label"]["n"] == n:
-            return result
+        try:
+            result = json.loads(path.read_text())
+            if result["label"]["n"] == n:
+                return result
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            print(f"{path} is damaged; evaluating again")
     return evaluate_run(run, n=n)
 
 

@@ -323,3 +323,19 @@ def test_sample_count_is_checked_before_loading(n, tmp_path):
 
     with pytest.raises(ValueError, match=r"sample n: expected an int in \[1, 1024\]"):
         sample_run(tmp_path / "no-run", n)
+
+
+# --- docs/bad_inputs.md names only tests that exist ------------------------------------------------
+
+def test_every_row_of_the_bad_inputs_table_names_an_existing_test():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = [ln for ln in (root / "docs" / "bad_inputs.md").read_text().splitlines() if re.match(r"\| \d+ \|", ln)]
+    assert len(rows) >= 60
+    for row in rows:
+        path, name, case = re.search(r"`(tests/\w+\.py)::(\w+)(?:\[([\w-]+)\])?`", row).groups()
+        source = (root / path).read_text()
+        assert f"def {name}(" in source, row
+        assert case is None or f'"{case}"' in source, row
