@@ -73,10 +73,11 @@ def load(path: str | Path) -> dict:
     try:
         state = _torch_load(path)
     except pickle.UnpicklingError as e:
-        if "Weights only load failed" not in str(e):  # not a refusal: a damaged file
-            raise ValueError(f"checkpoint {path} is corrupt or not an igan-lite checkpoint (UnpicklingError: {e})") from None
-        # weights_only refused code or a foreign object; torch's message names the global on some line
-        reason = next((ln for ln in str(e).splitlines() if "GLOBAL" in ln), "an object that is not a tensor")
+        # weights_only refused a function or class (code, or a foreign object): torch's message names its GLOBAL
+        reason = next((ln for ln in str(e).splitlines() if "GLOBAL" in ln), None)
+        if reason is None:  # a damaged file
+            detail = str(e).split("WeightsUnpickler error:")[-1].strip().split("\n")[0]
+            raise ValueError(f"checkpoint {path} is corrupt or not an igan-lite checkpoint ({detail[:200]})") from None
         raise ValueError(f"checkpoint {path} holds more than tensors and was not loaded "
                          f"({reason.split('error: ')[-1].strip()[:160]}); "
                          "igan-lite loads tensors only, so a file from elsewhere cannot run code") from None
