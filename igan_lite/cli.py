@@ -12,6 +12,7 @@ import argparse
 import sys
 import traceback
 
+from .backend import RenderBackendError
 from .presets import PRESETS
 from .train import METHODS, TrainingDiverged
 from .shapes import CATEGORIES
@@ -169,10 +170,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-# Failures the user can fix: bad values, missing or unreadable files, busy folders, a diverged run. They
-# print one line (the message names the argument or file and what was expected) and exit 2; anything else
-# is a bug in igan-lite and keeps its traceback.
-EXPECTED = (ValueError, OSError, TrainingDiverged)
+# Failures the user can fix: bad values, missing or unreadable files, busy folders, missing system libraries,
+# a diverged run. They print one line (the message names the argument or file and what was expected) and
+# exit 2; anything else is a bug in igan-lite and keeps its traceback.
+EXPECTED = (ValueError, OSError, RenderBackendError, TrainingDiverged)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,11 +25,11 @@ from . import checkpoint, distributed, losses, projection
 from .camera import Camera, CameraPrior, frustum_grid
 from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
+from .folder_lock import locked
 from .nets import ProxyRenderer, build_nets
 from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
 from .render_pool import RenderJob, RenderPool
-from .folder_lock import locked
 from .run_folder import checkpoint_path, rank_state_path, save_image_grid, truncate_metrics
 from .shapes import CATEGORIES
 
