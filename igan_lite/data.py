@@ -19,7 +19,7 @@ from . import __version__
 from .checkpoint import read_json, write_atomic
 from .folder_lock import locked
 from .image_files import read_image
-from .preset_rules import MAX_IMAGE_SIZE
+from .preset_rules import MAX_IMAGE_SIZE, check_seed
 from .presets import PRESETS, Preset, get_preset
 from .camera import CameraPrior
 from .render import RENDERER_VERSION, RenderSettings, render_voxels
@@ -116,8 +116,7 @@ def build_dataset(category: str, preset: str | Preset | None = None, out: str | 
     manifest.json. Reuses an intact cache made with the same settings; rebuilds a corrupt or stale one.
     """
     preset = get_preset(preset)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-        raise ValueError(f"dataset seed: expected an int in [0, 2^31), got {seed!r}")
+    check_seed(seed, "dataset seed")
     config = dataset_config(category, preset, seed)
     out = Path(out) if out is not None else default_dir(category, preset, seed)
     _check_writable(out)

@@ -19,6 +19,7 @@ from .data import build_dataset, default_dir, load_dataset, load_eval_voxels, re
 from .inception import load_inception
 from .metrics import MIN_FID_SAMPLES, FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
 from .nets import build_nets
+from .preset_rules import check_seed
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
@@ -77,8 +78,7 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     run = Path(run)
     if not isinstance(n, int) or isinstance(n, bool) or not MIN_FID_SAMPLES <= n <= MAX_EVAL_N:
         raise ValueError(f"evaluate n: expected an int in [{MIN_FID_SAMPLES}, {MAX_EVAL_N}] (samples per set), got {n!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"evaluate seed: expected an int >= 0, got {seed!r}")
+    check_seed(seed, "evaluate seed")
     config = read_config(run)
     net_fid = load_inception(None if inception is True else inception) if inception else None
     G, p = load_generator(run)

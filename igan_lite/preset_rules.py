@@ -124,6 +124,13 @@ def validated(preset):
     return preset
 
 
+def check_seed(seed, what: str = "seed") -> int:
+    """`seed` if it is an int numpy and torch both take, [0, 2^31); else a ValueError naming `what`."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise ValueError(f"{what}: expected an int in [0, 2^31), got {shown(seed)}")
+    return seed
+
+
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 

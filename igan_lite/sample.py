@@ -8,6 +8,7 @@ import torch
 
 from .backend import open3d
 from .data import render_settings
+from .preset_rules import check_seed
 from .render import render_voxels, voxels_to_mesh
 from .run_folder import load_generator, save_image_grid
 from .train import SAMPLE_VIEWS
@@ -18,8 +19,7 @@ def sample_run(run: str | Path, n: int = 16, out: str | Path | None = None, seed
     """Write n samples of RUN's generator to OUT: sample_XX.ply, voxels.npz, renders.png (3 views)."""
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLES:
         raise ValueError(f"sample n: expected an int in [1, {MAX_SAMPLES}], got {n!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"sample seed: expected an int >= 0, got {seed!r}")
+    check_seed(seed, "sample seed")
     G, p = load_generator(run)
     out = Path(out) if out is not None else Path(run) / "samples-final"
     out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
 from .folder_lock import locked
 from .nets import ProxyRenderer, build_nets
+from .preset_rules import check_seed
 from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
 from .render_pool import RenderJob, RenderPool
@@ -47,8 +48,7 @@ def run_config(method: str, category: str, p: Preset, seed: int, world_size: int
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; expected one of {sorted(CATEGORIES)}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-        raise ValueError(f"seed: expected an int in [0, 2^31), got {seed!r}")
+    check_seed(seed)
     config = {"method": method, "category": category, "seed": seed, "preset": asdict(p)}
     if world_size > 1:
         config["world_size"] = world_size
