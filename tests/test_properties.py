@@ -15,7 +15,7 @@ from igan_lite.preset_rules import RULES, check_field, parse_override
 from igan_lite.presets import Preset, get_preset, preset_from_dict
 from igan_lite.render import RenderSettings, as_voxel_batch, render_inputs
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3), max_leaves=6)
 
@@ -84,7 +84,7 @@ def test_voxel_validator_returns_clean_grids_or_refuses(arr):
 COORD = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-2, 2)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(st.lists(st.tuples(COORD, COORD, COORD), min_size=1, max_size=6),
        st.lists(st.tuples(*[st.integers(-1, 7)] * 3), min_size=0, max_size=4))
 def test_mesh_validator_lets_through_only_what_voxelises_at_once(vertices, triangles):
