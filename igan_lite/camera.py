@@ -5,6 +5,7 @@ World frame: y up, unit cube [-0.5, 0.5]^3; voxel grids are indexed [z, y, x] (t
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -12,7 +13,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .preset_rules import shown
+
 HALF_DIAGONAL = 0.5 * 3**0.5  # the unit cube lies within this distance of the origin
+
+
+def _number(name: str, value, lo: float, hi: float, open_ends: bool = False) -> None:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an int beyond float's range
+        ok = False
+    if not ok or not (lo < value < hi if open_ends else lo <= value <= hi):
+        span = f"({lo:g}, {hi:g})" if open_ends else f"[{lo:g}, {hi:g}]"
+        raise ValueError(f"camera {name}: expected a finite number in {span}, got {shown(value)}")
+
+
+def check_camera_values(azimuth, elevation, distance, fov) -> None:
+    """A ValueError naming the value unless the camera is well defined: elevation strictly between the
+    poles (at +-90 degrees 'up' is undefined), distance outside the unit cube, field of view in (0, 180)."""
+    _number("azimuth", azimuth, -1e6, 1e6)
+    _number("elevation", elevation, -90.0, 90.0, open_ends=True)
+    _number("distance", distance, HALF_DIAGONAL, 1000.0, open_ends=True)
+    _number("fov", fov, 0.0, 180.0, open_ends=True)
 
 
 @dataclass(frozen=True)
@@ -26,6 +49,9 @@ class Camera:
     elevation: float  # degrees
     distance: float = 2.0
     fov: float = 35.0  # vertical field of view, degrees
+
+    def __post_init__(self):
+        check_camera_values(self.azimuth, self.elevation, self.distance, self.fov)
 
     def eye(self) -> np.ndarray:
         az, el = np.deg2rad(self.azimuth), np.deg2rad(self.elevation)
@@ -58,7 +84,19 @@ class CameraPrior:
     distance: float = 2.0
     fov: float = 35.0
 
+    def __post_init__(self):
+        if not isinstance(self.elevation_range, (tuple, list)) or len(self.elevation_range) != 2:
+            raise ValueError(f"camera prior elevation_range: expected (low, high), got {self.elevation_range!r}")
+        lo, hi = self.elevation_range
+        for e in (lo, hi):
+            check_camera_values(0.0, e, self.distance, self.fov)
+        if lo > hi:
+            raise ValueError(f"camera prior elevation_range: expected low <= high, got {self.elevation_range!r}")
+
     def sample(self, n: int, rng: np.random.Generator) -> list[Camera]:
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"camera prior: expected a count n >= 0, got {n!r}")
+
         az = rng.uniform(0.0, 360.0, n)
         el = rng.uniform(*self.elevation_range, n)
         return [Camera(float(a), float(e), self.distance, self.fov) for a, e in zip(az, el)]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
+from .backend import RenderBackendError
 from .presets import PRESETS
-from .train import METHODS
+from .train import METHODS, TrainingDiverged
 from .shapes import CATEGORIES
 
 
@@ -44,23 +46,10 @@ def _dataset_build(args) -> None:
 
 
 def _parse_sets(items: list[str]) -> dict:
-    """`--set lambda_dom=0.5 --set steps=200` -> preset overrides, typed like the preset's fields."""
-    from .presets import Preset
+    """`--set lambda_dom=0.5 --set steps=200` -> preset overrides, typed and checked (preset_rules.py)."""
+    from .preset_rules import parse_override
 
-    fields = Preset.__dataclass_fields__
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or key not in fields:
-            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD one of {sorted(fields)}")
-        default = getattr(PRESETS["lite"], key)
-        if isinstance(default, bool):
-            out[key] = value.lower() in ("1", "true", "yes")
-        elif isinstance(default, tuple):
-            out[key] = tuple(type(default[0])(v) for v in value.split(","))
-        else:
-            out[key] = type(default)(value)
-    return out
+    return dict(parse_override(item) for item in items)
 
 
 def _train(args) -> None:
@@ -119,7 +108,7 @@ def _reproduce(args) -> None:
     from .reproduce import reproduce
 
     if args.retrain and args.from_checkpoints:
-        raise SystemExit("igan-lite reproduce: --retrain and --from-checkpoints exclude each other")
+        raise ValueError("reproduce --retrain and --from-checkpoints exclude each other; pass one")
     rows = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs, args.checkpoints,
                      use_shipped=not args.retrain, only_shipped=args.from_checkpoints, export=args.export,
                      figures=args.figures, progress=not args.quiet)
@@ -220,13 +209,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Failures the user can fix: bad values, missing or unreadable files, busy folders, missing system libraries,
+# a diverged run. They print one line (the message names the argument or file and what was expected) and
+# exit 2; anything else is a bug in igan-lite and keeps its traceback.
+EXPECTED = (ValueError, OSError, RenderBackendError, TrainingDiverged)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, OSError, RuntimeError) as e:
-        print(f"igan-lite: error: {e}", file=sys.stderr)
+    except EXPECTED as e:
+        print(f"igan-lite: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("igan-lite: error: out of memory; try a smaller preset or --set batch_size=...", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("igan-lite: interrupted (a run continues with --resume)", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("igan-lite: this is a bug in igan-lite, not in your input: please report it with the command line "
+              "and the traceback above", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from . import __version__
-from .checkpoint import write_atomic
-from .presets import Preset, get_preset
+from .checkpoint import read_json, write_atomic
+from .folder_lock import locked
+from .image_files import read_image
+from .preset_rules import MAX_IMAGE_SIZE, check_seed
+from .presets import PRESETS, Preset, get_preset
 from .camera import CameraPrior
 from .render import RENDERER_VERSION, RenderSettings, render_voxels
 from .shapes import CATEGORIES, make_shape
@@ -63,8 +65,15 @@ def dataset_config(category: str, preset: Preset, seed: int) -> dict:
 
 
 def default_dir(category: str, preset: Preset, seed: int = 0, root: str | Path = "data") -> Path:
-    """Where a dataset lives unless told otherwise: <root>/<category>-<preset>-seed<seed>."""
-    return Path(root) / f"{category}-{preset.name}-seed{seed}"
+    """Where a dataset lives unless told otherwise: <root>/<category>-<preset>-seed<seed>, plus a key of the
+    data fields when they differ from the named preset's (`--set n_shapes=300` gets its own folder and never
+    rebuilds the one older runs are evaluated on)."""
+    name = f"{category}-{preset.name}-seed{seed}"
+    fields = {k: getattr(preset, k) for k in DATA_FIELDS}
+    named = PRESETS.get(preset.name)
+    if named is None or fields != {k: getattr(named, k) for k in DATA_FIELDS}:
+        name += "-" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+    return Path(root) / name
 
 
 def _sha256(path: Path) -> str:
@@ -89,6 +98,8 @@ def cache_status(out: Path, config: dict) -> str:
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return "manifest is corrupt"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256", {}), dict):
+        return "manifest is corrupt"
     if manifest.get("config") != config:
         return "cache was built with different settings"
     for name, digest in manifest.get("sha256", {}).items():
@@ -105,15 +116,22 @@ def build_dataset(category: str, preset: str | Preset | None = None, out: str | 
     manifest.json. Reuses an intact cache made with the same settings; rebuilds a corrupt or stale one.
     """
     preset = get_preset(preset)
+    check_seed(seed, "dataset seed")
     config = dataset_config(category, preset, seed)
     out = Path(out) if out is not None else default_dir(category, preset, seed)
     _check_writable(out)
-    status = cache_status(out, config)
-    if status == "ok":
-        return out
-    if status != "no cache":
-        print(f"rebuilding {out}: {status}")
+    with locked(out, wait=True):  # a second builder of the same folder waits, then finds it built
+        status = cache_status(out, config)
+        if status == "ok":
+            return out
+        if status != "no cache":
+            print(f"rebuilding {out}: {status}")
+        _render_dataset(category, preset, seed, out, config, progress)
+    return out
 
+
+def _render_dataset(category: str, preset: Preset, seed: int, out: Path, config: dict, progress: bool) -> None:
+    """Render the images and write images.npz, eval.npz and manifest.json (last, so it vouches for both)."""
     rng = np.random.default_rng(seed)
     cameras = CameraPrior().sample(preset.n_shapes, rng)
     settings = render_settings(preset)
@@ -141,7 +159,6 @@ def write_dataset(out: Path, config: dict, images: np.ndarray, eval_arrays: dict
     manifest = {"config": config, "package_version": __version__, "n_images": len(images),
                 "sha256": {name: _sha256(out / name) for name in names}, **extra}
     write_atomic(out / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))
-    return out
 
 
 def load_dataset(path: str | Path) -> ImageDataset:
@@ -150,7 +167,9 @@ def load_dataset(path: str | Path) -> ImageDataset:
     manifest_path = path / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{path} is not a dataset folder (no manifest.json); build one with `igan-lite dataset build`")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_json(manifest_path, "dataset manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise ValueError(f"dataset manifest {manifest_path} has no config; rebuild it with `igan-lite dataset build`")
     status = cache_status(path, manifest["config"])
     if status != "ok":
         raise ValueError(f"dataset {path} is unusable ({status}); rebuild it with `igan-lite dataset build`")
@@ -167,63 +186,13 @@ def has_voxels(manifest: dict) -> bool:
 def load_eval_voxels(path: str | Path) -> np.ndarray:
     """The ground-truth voxels (M, N, N, N) float32 of a dataset, for evaluation only."""
     path = Path(path)
-    manifest = json.loads((path / "manifest.json").read_text())
+    manifest = load_dataset(path).manifest  # checks the files against the manifest
     if not has_voxels(manifest):
         raise ValueError(f"dataset {path} was built from images: it has no ground-truth voxels")
     n = manifest["config"]["preset"]["voxel_res"]
     with np.load(path / "eval.npz") as f:
         packed = f["voxels_packed"]
     return np.unpackbits(packed, axis=1, count=n**3).reshape(-1, n, n, n).astype(np.float32)
-
-
-def read_object_image(path: Path, image_size: int, color: bool = False, background=(1.0, 1.0, 1.0),
-                      crop: bool = False) -> np.ndarray:
-    """One object image -> uint8 (H, W, C) like f's renders (README "Your own data").
-
-    Any PIL mode (palette, 16-bit, grey, RGBA) becomes RGBA in [0, 1]; alpha is composited onto `background`;
-    with `crop` the object's bounding box (alpha > 0.5, or pixels unlike the background) is cut out with a 10 %
-    margin; the result is padded square onto the background (no stretching), resized, and made grey with f's
-    Rec. 601 weights unless `color`. Raises ValueError (naming the file) for unreadable or empty images."""
-    try:
-        with Image.open(path) as im:
-            if im.mode.startswith("I") or im.mode == "F":  # 16/32-bit grey: scale by the bit depth, not clip
-                grey = np.asarray(im, dtype=np.float64)
-                grey = grey / (65535.0 if im.mode.startswith("I;16") or grey.max() > 255 else 255.0)
-                rgba = np.dstack([np.clip(grey, 0, 1)] * 3 + [np.ones_like(grey)])
-            else:
-                rgba = np.asarray(im.convert("RGBA"), dtype=np.float64) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"image file {path} cannot be read: {e}") from e
-    bg = np.asarray(background, dtype=np.float64)
-    alpha = rgba[..., 3:]
-    rgb = rgba[..., :3] * alpha + bg * (1 - alpha)
-    mask = alpha[..., 0] > 0.5 if (alpha < 1).any() else np.abs(rgb - bg).max(-1) > 0.05
-    if not mask.any():
-        raise ValueError(f"image file {path} shows no object: every pixel is transparent or background")
-    rgb = _square(rgb, mask if crop else None, bg)
-    out = Image.fromarray((rgb * 255).round().astype(np.uint8)).resize((image_size, image_size), Image.LANCZOS)
-    x = np.asarray(out, dtype=np.float64)
-    if not color:
-        x = (x @ np.array([0.299, 0.587, 0.114]))[..., None]
-    return x.round().astype(np.uint8)
-
-
-def _square(rgb: np.ndarray, mask: np.ndarray | None, bg: np.ndarray) -> np.ndarray:
-    """Pad `rgb` square onto `bg` around its centre, or around the bounding box of `mask` plus a 10 % margin."""
-    if mask is None:
-        (y0, x0), (y1, x1) = (0, 0), rgb.shape[:2]
-    else:
-        ys, xs = np.nonzero(mask)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    side = max(y1 - y0, x1 - x0)
-    side = side + 2 * round(0.1 * side) if mask is not None else side
-    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
-    canvas = np.broadcast_to(bg, (side, side, 3)).copy()
-    top, left = cy - side // 2, cx - side // 2
-    sy0, sx0 = max(top, 0), max(left, 0)
-    sy1, sx1 = min(top + side, rgb.shape[0]), min(left + side, rgb.shape[1])
-    canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = rgb[sy0:sy1, sx0:sx1]
-    return canvas
 
 
 def find_image_files(folder: str | Path) -> list[Path]:
@@ -240,7 +209,8 @@ def find_image_files(folder: str | Path) -> list[Path]:
 def load_image_folder(folder: str | Path, image_size: int, color: bool = False, background=(1.0, 1.0, 1.0),
                       crop: bool = False) -> torch.Tensor:
     """A user's images (any size and PIL mode) -> float tensor (M, C, image_size, image_size) in [0, 1],
-    each made by read_object_image; the first unreadable file raises ValueError naming it."""
-    x = torch.from_numpy(np.stack([read_object_image(f, image_size, color, background, crop)
-                                   for f in find_image_files(folder)]))
+    each made by image_files.read_image; the first unreadable file raises ValueError naming it."""
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= MAX_IMAGE_SIZE:
+        raise ValueError(f"image_size: expected an int in [8, {MAX_IMAGE_SIZE}], got {image_size!r}")
+    x = torch.from_numpy(np.stack([read_image(f, image_size, color, background, crop) for f in find_image_files(folder)]))
     return x.permute(0, 3, 1, 2).float().div_(255.0).contiguous()

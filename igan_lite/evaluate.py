@@ -20,14 +20,16 @@ from .inception import load_inception
 from .metrics import MIN_FID_SAMPLES, FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
 from .nets import build_nets
 from .own_data import load_run_data
+from .preset_rules import check_seed
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
-from .run_folder import load_generator
+from .run_folder import load_generator, read_config
 from .shapes import CATEGORIES
 
 CACHE = Path.home() / ".cache" / "igan-lite"
 SHIPPED = Path(__file__).parent / "weights"
+MAX_EVAL_N = 20_000  # 3n ground-truth shapes and 2n renders by f: hours on a CPU beyond this
 
 
 def feature_net(p: Preset) -> FeatureNet:
@@ -108,9 +110,12 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     RUN/evaluation.json and returns it. `inception` (a weight file, or True for torch.hub's cache) adds the
     standard FID of the generator and of the real-vs-real floor (inception.py)."""
     run = Path(run)
+    if not isinstance(n, int) or isinstance(n, bool) or not MIN_FID_SAMPLES <= n <= MAX_EVAL_N:
+        raise ValueError(f"evaluate n: expected an int in [{MIN_FID_SAMPLES}, {MAX_EVAL_N}] (samples per set), got {n!r}")
+    check_seed(seed, "evaluate seed")
+    config = read_config(run)
     net_fid = load_inception(None if inception is True else inception) if inception else None
     G, p = load_generator(run)
-    config = json.loads((run / "config.json").read_text())
     category = config["category"]
     sets = eval_sets(config, p, n, seed)
     real, reference, floor = sets["real"], sets["reference"], sets["floor"]
@@ -129,7 +134,7 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed))
                                for f in sorted((run / "generators").glob("step_*.pt"))}
     if baselines:
-        torch.manual_seed(json.loads((run / "config.json").read_text())["seed"])
+        torch.manual_seed(config["seed"])
         untrained = build_nets(p).G.eval()
         result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
@@ -140,5 +145,5 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
         if floor is not None:
             result["real_vs_real_fid"] = feature_fd(net_fid, _renders(floor, p, seed + 2), real)
-    (run / "evaluation.json").write_text(json.dumps(result, indent=2))
+    checkpoint.write_text_atomic(run / "evaluation.json", json.dumps(result, indent=2))
     return result

@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from .backend import open3d
 from .camera import CameraPrior
 from .data import (FORMAT_VERSION, ImageDataset, _check_writable, cache_status, find_image_files, has_voxels,
-                   load_dataset, read_object_image, render_settings, write_dataset)
+                   load_dataset, render_settings, write_dataset)
+from .image_files import read_image
 from .presets import Preset, get_preset
 from .render import RENDERER_VERSION, render_voxels
 from .shapes import find_mesh_files, load_mesh, mesh_to_voxels, normalise_mesh
@@ -137,7 +138,7 @@ def _describe(files: list[Path]) -> str:
 
 def build_image_dataset(images: str | Path, preset: str | Preset | None = None, out: str | Path | None = None,
                         crop: bool = False, skip_bad: bool = False, progress: bool = True) -> Path:
-    """Read every png/jpg/bmp under `images` with data.read_object_image (alpha composited onto f's background,
+    """Read every png/jpg/bmp under `images` with image_files.read_image (alpha composited onto f's background,
     optionally cropped to the object, padded square, resized, grey or RGB as the preset says) into `out`
     (default data/<folder>-images-<preset>). No poses, no voxels. Mixed modes and sizes are converted and
     the conversion printed; unreadable or empty images raise, or with `skip_bad` are skipped and listed."""
@@ -154,7 +155,7 @@ def build_image_dataset(images: str | Path, preset: str | Preset | None = None, 
     background = render_settings(preset).background
     for f in tqdm(files, desc="reading images", disable=not progress):
         try:
-            arrays.append(read_object_image(f, preset.image_size, preset.color, background, crop))
+            arrays.append(read_image(f, preset.image_size, preset.color, background, crop))
             used.append(str(f.relative_to(root)))
         except ValueError as e:
             _skip_or_raise(f, e, skip_bad, skipped)

@@ -5,7 +5,9 @@ Choose one by name everywhere: CLI `--preset`, notebooks' parameters cell, env `
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import MISSING, dataclass, replace
+
+from .preset_rules import validated
 
 
 @dataclass(frozen=True)
@@ -67,18 +69,18 @@ PRESETS = {
 
 
 def get_preset(name: str | Preset | None = None, **overrides) -> Preset:
-    """Return the preset called `name` (default: env `IGAN_PRESET`, else "lite"), with overrides."""
+    """Return the preset called `name` (default: env `IGAN_PRESET`, else "lite"), with overrides, validated."""
     if isinstance(name, Preset):
         preset = name
     else:
         name = name or os.environ.get("IGAN_PRESET", "lite")
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
         preset = PRESETS[name]
     unknown = set(overrides) - set(Preset.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown preset field(s) {sorted(unknown)}; fields are {sorted(Preset.__dataclass_fields__)}")
-    return replace(preset, **overrides) if overrides else preset
+    return validated(replace(preset, **overrides) if overrides else preset)
 
 
 # Fields added after runs were shipped, with the value those runs were trained with.
@@ -87,7 +89,18 @@ BEFORE_FIELD = {"render_workers": 0, "run_ahead": False}
 SPEED_ONLY = ("render_workers",)
 
 
-def preset_from_dict(d: dict) -> Preset:
-    """Rebuild a Preset from its JSON form (as stored in run configs and checkpoints)."""
-    tuples = {k: tuple(v) for k, v in d.items() if isinstance(v, list)}
-    return Preset(**{**BEFORE_FIELD, **d, **tuples})
+def preset_from_dict(d: dict, source: str = "config") -> Preset:
+    """Rebuild a Preset from its JSON form (as stored in run configs and checkpoints), validated; `source`
+    (e.g. the file it came from) is named in the error when it is not a preset this version can use."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{source}: expected the preset as a JSON object, got {type(d).__name__}")
+    fields = Preset.__dataclass_fields__
+    unknown = sorted(set(d) - set(fields))
+    missing = sorted(k for k in fields if k not in d and k not in BEFORE_FIELD and fields[k].default is MISSING)
+    if unknown or missing:
+        raise ValueError(f"{source}: preset with unknown field(s) {unknown} and missing field(s) {missing}; "
+                         "was it written by another igan-lite version?")
+    try:
+        return validated(Preset(**{**BEFORE_FIELD, **d}))
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None

@@ -15,6 +15,9 @@ from skimage.measure import marching_cubes
 
 from .backend import open3d
 from .camera import Camera
+from .preset_rules import MAX_IMAGE_SIZE, shown
+
+MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes seconds
 
 # Bump whenever f draws differently for the same RenderSettings (dataset caches key on it).
 # 2: shadows, ambient occlusion and antialiasing off (deterministic frames).
@@ -33,7 +36,41 @@ class RenderSettings:
     sun_intensity: float = 200000.0
     ambient_intensity: float = 30000.0
     sun_direction: tuple[float, float, float] = (0.4, -0.6, -1.0)  # in the camera frame: a key light
-    max_triangles: int = 20000  # larger marching-cubes meshes are simplified before rendering
+    max_triangles: int = 20000  # larger marching-cubes meshes are simplified before rendering (0: never)
+
+    def __post_init__(self):
+        check_render_settings(self)
+
+
+def _fail(name: str, expected: str, value) -> None:
+    raise ValueError(f"render settings {name}: expected {expected}, got {shown(value)}")
+
+
+def _finite(v, lo: float, hi: float) -> bool:
+    """A real number (not a bool) in [lo, hi]; NaN fails the comparison."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def check_render_settings(s: RenderSettings) -> None:
+    """A ValueError naming the field unless every setting is usable by f (and cheap enough: MAX_IMAGE_SIZE)."""
+    if not isinstance(s.image_size, (int, np.integer)) or isinstance(s.image_size, bool) or not 8 <= s.image_size <= MAX_IMAGE_SIZE:
+        _fail("image_size", f"an int in [8, {MAX_IMAGE_SIZE}]", s.image_size)
+    if not isinstance(s.color, bool):
+        _fail("color", "True or False", s.color)
+    if not _finite(s.threshold, 0.0, 1.0) or s.threshold in (0.0, 1.0):
+        _fail("threshold", "a number in (0, 1)", s.threshold)
+    for name in ("background", "shape_color"):
+        v = getattr(s, name)
+        if not isinstance(v, (tuple, list)) or len(v) != 3 or not all(_finite(c, 0.0, 1.0) for c in v):
+            _fail(name, "3 numbers (RGB) in [0, 1]", v)
+    for name in ("sun_intensity", "ambient_intensity"):
+        if not _finite(getattr(s, name), 0.0, 1e9):
+            _fail(name, "a number in [0, 1e9]", getattr(s, name))
+    d = s.sun_direction
+    if not isinstance(d, (tuple, list)) or len(d) != 3 or not all(_finite(c, -1e6, 1e6) for c in d) or not any(d):
+        _fail("sun_direction", "3 finite numbers, not all 0", d)
+    if not isinstance(s.max_triangles, (int, np.integer)) or isinstance(s.max_triangles, bool) or s.max_triangles < 0:
+        _fail("max_triangles", "an int >= 0", s.max_triangles)
 
 
 def as_voxel_batch(voxels, name: str = "voxels") -> np.ndarray:
@@ -53,8 +90,10 @@ def as_voxel_batch(voxels, name: str = "voxels") -> np.ndarray:
         voxels = voxels[None]
     if voxels.ndim != 4 or not voxels.shape[1] == voxels.shape[2] == voxels.shape[3]:
         raise ValueError(f"{name}: expected shape (N,N,N), (B,N,N,N) or (B,1,N,N,N) with a cubic grid, got {tuple(voxels.shape)}")
-    if voxels.shape[1] < 2:
-        raise ValueError(f"{name}: grid side must be at least 2, got {voxels.shape[1]}")
+    if voxels.shape[1] < 2 or voxels.shape[1] > MAX_GRID_SIDE:
+        raise ValueError(f"{name}: grid side must be in [2, {MAX_GRID_SIDE}], got {voxels.shape[1]}")
+    if voxels.shape[0] == 0:
+        raise ValueError(f"{name}: an empty batch (0 grids)")
     voxels = voxels.astype(np.float32)
     if not np.isfinite(voxels).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
@@ -160,9 +199,13 @@ def to_tensor(images: Sequence[np.ndarray] | np.ndarray, color: bool) -> torch.T
 def _camera_list(cameras, batch: int) -> list[Camera]:
     if isinstance(cameras, Camera):
         return [cameras] * batch
-    cameras = list(cameras)
+    try:
+        cameras = list(cameras)
+    except TypeError:
+        raise ValueError(f"cameras: expected one Camera or a sequence of {batch} Cameras, got {type(cameras).__name__}") from None
     if len(cameras) != batch or not all(isinstance(c, Camera) for c in cameras):
-        raise ValueError(f"cameras: expected one Camera or a sequence of {batch} Cameras, got {len(cameras)} items")
+        kinds = sorted({type(c).__name__ for c in cameras})
+        raise ValueError(f"cameras: expected one Camera or a sequence of {batch} Cameras, got {len(cameras)} items of type {kinds}")
     return cameras
 
 
@@ -170,7 +213,10 @@ def render_inputs(voxels, cameras, settings: RenderSettings, thresholds=None):
     """Validate f's inputs -> (grids (B, N, N, N) float32, surface levels, cameras), or a clear error."""
     grids = as_voxel_batch(voxels)
     cams = _camera_list(cameras, len(grids))
-    levels = [settings.threshold] * len(grids) if thresholds is None else [float(t) for t in thresholds]
+    try:
+        levels = [settings.threshold] * len(grids) if thresholds is None else [float(t) for t in np.ravel(thresholds)]
+    except (TypeError, ValueError):
+        levels = []
     if len(levels) != len(grids) or not all(0.0 < t < 1.0 for t in levels):
         raise ValueError(f"thresholds: expected {len(grids)} values in (0, 1), got {thresholds}")
     return grids, levels, cams

@@ -18,7 +18,7 @@ import numpy as np
 from .data import build_dataset, default_dir, load_eval_voxels
 from .evaluate import evaluate_run
 from .presets import Preset, get_preset, preset_from_dict
-from .run_folder import checkpoint_path, export_run, last_samples, run_finished
+from .run_folder import checkpoint_path, export_run, last_samples, read_config, run_finished
 from .train import train
 
 METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
@@ -68,17 +68,20 @@ def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, chec
 
 def schedule(run: Path) -> str:
     """How RUN drew f: "run-ahead" (one batch ahead, in a worker) or "serial" (every run shipped before it existed)."""
-    config = json.loads((run / "config.json").read_text())
-    return "run-ahead" if config["method"] == "iggan" and preset_from_dict(config["preset"]).run_ahead else "serial"
+    config = read_config(run)
+    return "run-ahead" if config["method"] == "iggan" and preset_from_dict(config["preset"], f"{run}/config.json").run_ahead else "serial"
 
 
 def evaluation(run: Path, n: int) -> dict:
-    """RUN's evaluation.json, computed unless one with the same n is there."""
+    """RUN's evaluation.json, computed unless one with the same n is there (a damaged one is computed again)."""
     path = run / "evaluation.json"
     if path.exists():
-        result = json.loads(path.read_text())
-        if result["label"]["n"] == n:
-            return result
+        try:
+            result = json.loads(path.read_text())
+            if result["label"]["n"] == n:
+                return result
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            print(f"{path} is damaged; evaluating again")
     return evaluate_run(run, n=n)
 
 

@@ -8,15 +8,18 @@ import torch
 
 from .backend import open3d
 from .data import render_settings
+from .preset_rules import check_seed
 from .render import render_voxels, voxels_to_mesh
 from .run_folder import load_generator, save_image_grid
 from .train import SAMPLE_VIEWS
 
+MAX_SAMPLES = 1024  # renders.png is one row per view, n tiles wide
 
 def sample_run(run: str | Path, n: int = 16, out: str | Path | None = None, seed: int = 0) -> Path:
     """Write n samples of RUN's generator to OUT: sample_XX.ply, voxels.npz, renders.png (3 views)."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLES:
+        raise ValueError(f"sample n: expected an int in [1, {MAX_SAMPLES}], got {n!r}")
+    check_seed(seed, "sample seed")
     G, p = load_generator(run)
     out = Path(out) if out is not None else Path(run) / "samples-final"
     out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from .backend import open3d
 
 MESH_SUFFIXES = (".obj", ".off", ".ply", ".stl")
 EXTENT = 0.9  # shapes are scaled so their largest side is this (margin inside the unit cube)
+MAX_COORD = 1e6  # mesh vertices farther out are refused: scaling them to the unit cube loses all precision
 
 
 def rotation(axis: str, degrees: float) -> np.ndarray:
@@ -320,11 +321,31 @@ def load_mesh(path: str | Path):
     mesh = open3d().io.read_triangle_mesh(str(path))
     if len(mesh.triangles) == 0:
         raise ValueError(f"mesh file {path} could not be read as a triangle mesh (no triangles found)")
+    return check_mesh(mesh, f"mesh file {path}")
+
+
+def check_mesh(mesh, name: str = "mesh", limit: float = MAX_COORD):
+    """`mesh` if its vertices are finite, within `limit` of the origin on every axis, not all at one point,
+    and its triangles index them; else a ValueError naming it (a NaN or 1e308 vertex made the voxeliser hang)."""
+    v, t = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
+    if len(t) == 0 or len(v) == 0:
+        raise ValueError(f"{name}: has no triangles")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(v)).any(axis=1).sum())} vertices are NaN or infinite")
+    if np.abs(v).max() > limit:
+        raise ValueError(f"{name}: a vertex coordinate is {np.abs(v).max():.3g}; expected coordinates within "
+                         f"[-{limit:g}, {limit:g}]" + (" (normalise_mesh puts a mesh in the unit cube)" if limit < MAX_COORD else ""))
+    extent = (v.max(0) - v.min(0)).max()
+    if extent <= MAX_COORD * 1e-12:
+        raise ValueError(f"{name}: all vertices lie at one point (extent {extent:.3g})")
+    if t.min() < 0 or t.max() >= len(v):
+        raise ValueError(f"{name}: triangles index vertices outside 0..{len(v) - 1}")
     return mesh
 
 
 def normalise_mesh(mesh):
     """Centre the bounding box at the origin and scale its largest side to EXTENT (in place)."""
+    check_mesh(mesh)
     lo, hi = mesh.get_min_bound(), mesh.get_max_bound()
     mesh.translate(-(lo + hi) / 2)
     mesh.scale(EXTENT / max((hi - lo).max(), 1e-12), center=np.zeros(3))
@@ -337,6 +358,7 @@ def mesh_to_voxels(mesh, n: int) -> np.ndarray:
     A mesh with holes in its surface keeps a hollow shell."""
     o3d = open3d()
     n = _check_resolution(n)
+    check_mesh(mesh, limit=1.0)  # voxelising time grows with the square of the extent beyond the cube
     surface = o3d.geometry.VoxelGrid.create_from_triangle_mesh_within_bounds(mesh, 1.0 / n, [-0.5] * 3, [0.5] * 3)
     idx = np.array([v.grid_index for v in surface.get_voxels()], dtype=int).reshape(-1, 3)
     idx = idx[np.all((idx >= 0) & (idx < n), axis=1)]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict
+from contextlib import nullcontext
+from dataclasses import asdict, astuple
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,15 @@ from . import checkpoint, distributed, losses, projection
 from .camera import Camera, CameraPrior, frustum_grid
 from .data import build_dataset, default_dir, load_dataset, render_settings
 from .diagnostics import collapse_warnings, sample_stats
+from .folder_lock import locked
 from .nets import ProxyRenderer, build_nets
 from .own_data import data_record, load_run_data
+from .preset_rules import check_seed
 from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .proxy_prior import prior_grids
 from .render_pool import RenderJob, RenderPool
 from .run_folder import checkpoint_path, rank_state_path, save_image_grid, truncate_metrics
+from .shapes import CATEGORIES
 
 METHODS = ("iggan", *projection.METHODS)
 SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the figures' three views
@@ -49,6 +53,9 @@ def run_config(method: str, category: str, p: Preset, seed: int, world_size: int
     `data` (own_data.data_record) when the run trains on a dataset folder instead of ShapeNet-lite `category`."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
+    if data is None and category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r}; expected one of {sorted(CATEGORIES)}")
+    check_seed(seed)
     config = {"method": method, "category": category, "seed": seed, "preset": asdict(p)}
     if world_size > 1:
         config["world_size"] = world_size
@@ -308,8 +315,9 @@ class Trainer:
         """What differs between ranks: the RNGs, and the batch the render workers are drawing (run-ahead)."""
         state = {"step": self.step_count, "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}
         if self._pending is not None:
-            state["pending"] = {"z": self._pending["z"], "x": self._pending["x"].detach().cpu(),
-                                "cams": self._pending["cams"], "thresholds": self._pending["thresholds"]}
+            state["pending"] = {"z": self._pending["z"], "x": self._pending["x"].detach().cpu(),  # tensors only
+                                "cams": torch.tensor([astuple(c) for c in self._pending["cams"]], dtype=torch.float64),
+                                "thresholds": torch.from_numpy(np.asarray(self._pending["thresholds"]))}
         return state
 
     def state(self) -> dict:
@@ -318,16 +326,21 @@ class Trainer:
 
     def load_state(self, state: dict, rank_state: dict | None = None) -> None:
         """Nets and optimisers from `state`; RNGs (and a pending run-ahead batch) from `rank_state` (default: `state`)."""
-        for name, part in self._stateful().items():
-            part.load_state_dict(state[name])
         rank_state = rank_state or state
-        torch.set_rng_state(rank_state["torch_rng"])
-        self.rng.bit_generator.state = rank_state["numpy_rng"]
+        try:
+            for name, part in self._stateful().items():
+                part.load_state_dict(state[name])
+            torch.set_rng_state(rank_state["torch_rng"])
+            self.rng.bit_generator.state = rank_state["numpy_rng"]
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:  # a damaged or hand-made checkpoint
+            raise ValueError(f"checkpoint in {self.out} does not fit this run ({type(e).__name__}: {str(e)[:200]})") from None
         self.step_count = state["step"]
         pending = rank_state.get("pending")
-        if pending is not None and self.run_ahead:
-            grid = frustum_grid(pending["cams"], self.p.image_size, self.p.voxel_res).to(self.device)
-            self._pending = self._submit({**pending, "x": pending["x"].to(self.device), "grid": grid})
+        if pending is not None and self.run_ahead:  # cameras as rows (or Camera objects, from older checkpoints)
+            cams = [c if isinstance(c, Camera) else Camera(*map(float, c)) for c in pending["cams"]]
+            grid = frustum_grid(cams, self.p.image_size, self.p.voxel_res).to(self.device)
+            self._pending = self._submit({**pending, "cams": cams, "thresholds": np.asarray(pending["thresholds"]),
+                                          "x": pending["x"].to(self.device), "grid": grid})
 
     def sample_grid(self) -> torch.Tensor:
         """Real-renderer images of 8 fixed-z samples from the three SAMPLE_VIEWS, plus the proxy's (or the
@@ -344,9 +357,16 @@ class Trainer:
         return torch.cat(rows).cpu()
 
 
-def _check_resume(saved: dict, wanted: dict, path: Path) -> None:
-    """Resuming must not silently change what is being trained (only `steps` may grow)."""
-    s, w = asdict(preset_from_dict(saved["preset"])), asdict(preset_from_dict(wanted["preset"]))
+def _check_resume(state: dict, wanted: dict, path: Path) -> None:
+    """Resuming must not silently change what is being trained (only `steps` may grow), and needs the full
+    state `train` saves (an exported run has no D or optimisers). Checked before anything is written."""
+    saved = state["config"]
+    parts = ["G", "D", "opt_g", "opt_d", "step", "torch_rng", "numpy_rng"] + (["R", "opt_r"] if wanted["method"] == "iggan" else [])
+    missing = [k for k in parts if k not in state]
+    if missing:
+        raise ValueError(f"checkpoint {path} cannot be resumed: it lacks {missing} (an exported run keeps only "
+                         "the generator and proxy); start a new run with another --out")
+    s, w = asdict(preset_from_dict(saved.get("preset"), f"checkpoint {path}")), asdict(preset_from_dict(wanted["preset"]))
     for field in ("steps", *SPEED_ONLY):
         s.pop(field), w.pop(field)
     diff = {k: (s.get(k), w.get(k)) for k in set(s) | set(w) if s.get(k) != w.get(k)}
@@ -382,9 +402,12 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
         raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     state = checkpoint.load(ckpt) if resume else None
     if state is not None:
-        _check_resume(state["config"], config, ckpt)
+        _check_resume(state, config, ckpt)
     try:
-        with Trainer(config, out, distributed.cuda_device_of(dev), config["amp"], rank) as trainer:
+        with locked(out) if rank.main else nullcontext(), \
+                Trainer(config, out, distributed.cuda_device_of(dev), config["amp"], rank) as trainer:
+            if rank.main and not resume and ckpt.exists():  # written by another process meanwhile
+                raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
             _train_loop(trainer, state, progress and rank.main, callback)
     finally:
         if rank.world > 1:
@@ -395,11 +418,6 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
 def _train_loop(trainer: Trainer, state: dict | None, progress: bool, callback) -> None:
     p, config, out, rank = trainer.p, trainer.config, trainer.out, trainer.rank
     ckpt, metrics = checkpoint_path(out), out / "metrics.jsonl"
-    out.mkdir(parents=True, exist_ok=True)
-    if rank.main:
-        for folder in (out / "samples", out / "generators"):
-            folder.mkdir(exist_ok=True)
-        (out / "config.json").write_text(json.dumps(config, indent=2))
 
     def save_checkpoint():
         if rank.main:
@@ -407,8 +425,14 @@ def _train_loop(trainer: Trainer, state: dict | None, progress: bool, callback) 
         else:
             checkpoint.save_atomic({"config": config, **trainer.rank_state()}, rank_state_path(out, rank.rank))
 
-    if state is not None:
+    if state is not None:  # loaded before anything is written: a checkpoint that does not fit changes nothing
         trainer.load_state(state, None if rank.main else checkpoint.load(rank_state_path(out, rank.rank)))
+    out.mkdir(parents=True, exist_ok=True)
+    if rank.main:
+        for folder in (out / "samples", out / "generators"):
+            folder.mkdir(exist_ok=True)
+        checkpoint.write_text_atomic(out / "config.json", json.dumps(config, indent=2))
+    if state is not None:
         if rank.main:
             truncate_metrics(metrics, trainer.step_count)
     else:
@@ -417,7 +441,7 @@ def _train_loop(trainer: Trainer, state: dict | None, progress: bool, callback) 
         if p.pretrain and trainer.method == "iggan":
             log = trainer.pretrain_proxy(progress)
             if rank.main:
-                (out / "pretrain.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+                checkpoint.write_text_atomic(out / "pretrain.jsonl", "".join(json.dumps(r) + "\n" for r in log))
         save_checkpoint()
 
     bar = tqdm(range(trainer.step_count, p.steps), initial=trainer.step_count, total=p.steps,

@@ -10,7 +10,8 @@ from scipy import ndimage
 from igan_lite.backend import open3d
 from igan_lite.camera import Camera
 from igan_lite.cli import main
-from igan_lite.data import load_dataset, load_eval_voxels, read_object_image
+from igan_lite.data import load_dataset, load_eval_voxels
+from igan_lite.image_files import read_image
 from igan_lite.own_data import (build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_images,
                                 write_example_meshes)
 from igan_lite.presets import get_preset
@@ -124,15 +125,15 @@ def _write_object_images(folder):
 def test_image_folders_are_composited_padded_cropped_and_converted(tmp_path, capsys):
     _write_object_images(tmp_path / "imgs")
     white = (1.0, 1.0, 1.0)
-    rgba = read_object_image(tmp_path / "imgs" / "rgba.png", 32, color=True, background=white)
+    rgba = read_image(tmp_path / "imgs" / "rgba.png", 32, color=True, background=white)
     assert tuple(rgba[31, 31]) == (255, 255, 255)  # transparent -> the training background, not black
     assert tuple(rgba[12, 12]) == (255, 0, 0)
-    cropped = read_object_image(tmp_path / "imgs" / "rgba.png", 32, color=True, background=white, crop=True)
+    cropped = read_image(tmp_path / "imgs" / "rgba.png", 32, color=True, background=white, crop=True)
     red = lambda im: ((im[..., 0] > 200) & (im[..., 1] < 50)).mean()
     assert red(cropped) > 0.4 and red(rgba) < 0.1  # the object fills the frame after the crop (10 % margin)
-    grey16 = read_object_image(tmp_path / "imgs" / "grey16.png", 8)
+    grey16 = read_image(tmp_path / "imgs" / "grey16.png", 8)
     assert abs(int(grey16[4, 4, 0]) - 128) <= 1  # scaled by its bit depth, not clipped to white
-    wide = read_object_image(tmp_path / "imgs" / "wide.png", 32)
+    wide = read_image(tmp_path / "imgs" / "wide.png", 32)
     assert wide[2, 16, 0] == 255 and wide[16, 16, 0] == 0  # padded square, not stretched
     out = build_image_dataset(tmp_path / "imgs", SMOKE, tmp_path / "ds", progress=False)
     printed = capsys.readouterr().out
