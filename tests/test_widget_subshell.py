@@ -64,7 +64,7 @@ def _controls(opened):
 
 
 def _move(kc, subshell_id, control, value):
-    """Send one widget state change on the subshell; return the PNG digests the redraw displayed."""
+    """Send one widget state change on the subshell; return digests of the pictures the panel was sent."""
     comm_id, state = control
     # a dropdown's frontend sends the index of the chosen label
     change = {"index": state["_options_labels"].index(value)} if "_options_labels" in state else {"value": value}
@@ -74,8 +74,9 @@ def _move(kc, subshell_id, control, value):
     kc.shell_channel.send(msg)
     outputs = _outputs_until_idle(kc, msg["header"]["msg_id"])
     assert not [m for m in outputs if m["msg_type"] == "error"], outputs
-    return [hashlib.sha1(m["content"]["data"]["image/png"].encode()).hexdigest()
-            for m in outputs if m["msg_type"] == "display_data" and "image/png" in m["content"]["data"]]
+    # the Image widget's new value travels as a binary buffer of a comm_msg
+    return [hashlib.sha1(m["buffers"][0]).hexdigest() for m in outputs
+            if m["msg_type"] == "comm_msg" and ["value"] in m["content"]["data"].get("buffer_paths", [])]
 
 
 @pytest.fixture
