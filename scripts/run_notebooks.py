@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import papermill
 from nbclient.exceptions import CellTimeoutError
 
@@ -22,32 +21,26 @@ class NotebookCellError(RuntimeError):
     """A notebook cell failed or timed out; str() names the notebook, the cell and the error."""
 
 
-def _failed_cell(out: Path) -> tuple[int, int] | None:
-    """(cell index, code-cell number) of the cell papermill was running or marked failed, from its output."""
-    nb = nbformat.read(out, as_version=4)
-    code = 0
-    for i, cell in enumerate(nb.cells):
-        code += cell.cell_type == "code"
-        status = cell.metadata.get("papermill", {}).get("status")
-        if status in ("failed", "running"):
-            return i, code
-    return None
-
-
 def run_notebook(path: str | Path, out: str | Path, parameters: dict | None = None, cell_timeout: int = 1800,
-                 kernel: str = "python3", progress: bool = True) -> None:
+                 kernel: str = "python3", progress: bool = True, start_timeout: int = 300) -> None:
     """papermill PATH -> OUT in PATH's folder; raises NotebookCellError naming the cell on error or timeout."""
     path, out = Path(path), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    running = {}
+
+    def on_cell_start(cell, cell_index):  # nbclient's hook: remember which cell runs
+        running.update(index=cell_index, line=cell.source.strip().splitlines()[0][:80] if cell.source.strip() else "")
+
     try:
         papermill.execute_notebook(str(path), str(out), parameters=parameters or {}, cwd=str(path.parent),
-                                   kernel_name=kernel, execution_timeout=cell_timeout, progress_bar=progress)
+                                   kernel_name=kernel, execution_timeout=cell_timeout, progress_bar=progress,
+                                   start_timeout=start_timeout, on_cell_start=on_cell_start)
     except Exception as e:  # papermill's own error, nbclient's timeout, a dead kernel
-        where = _failed_cell(out) if out.exists() else None
-        cell = f"cell {where[0]} (code cell {where[1]})" if where else "a cell"
+        # the index counts cells of the executed notebook, where papermill adds one after the parameters cell
+        cell = f"cell {running['index']} of {out} (`{running['line']}`)" if running else "kernel start"
         what = (f"timed out after {cell_timeout} s (--cell-timeout)" if isinstance(e, CellTimeoutError)
                 else f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}")
-        raise NotebookCellError(f"{path}, {cell}: {what} (executed notebook: {out})") from e
+        raise NotebookCellError(f"{path}, {cell}: {what}") from e
 
 
 def _parameters(specs: list[str], notebook: Path) -> dict:

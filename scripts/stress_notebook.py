@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,23 +25,23 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--busy", type=int, default=2, help="CPU-bound processes running beside it")
     ap.add_argument("--cell-timeout", type=int, default=600, help="seconds: a cell running longer counts as a hang")
+    ap.add_argument("--out", type=Path, default=Path("runs/stress"), help="executed notebooks (kept for failures)")
     args = ap.parse_args()
     if not args.notebook.is_file():
         ap.error(f"{args.notebook}: no such notebook")
     busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(args.busy)]
     failures, times = [], []
     try:
-        with tempfile.TemporaryDirectory() as out:
-            for i in range(args.runs):
-                start = time.monotonic()
-                try:
-                    run_notebook(args.notebook, Path(out) / f"run{i}.ipynb", cell_timeout=args.cell_timeout, progress=False)
-                    status = "ok"
-                except NotebookCellError as e:
-                    failures.append(str(e))
-                    status = f"FAILED: {e}"
-                times.append(time.monotonic() - start)
-                print(f"run {i + 1}/{args.runs}: {times[-1]:.0f} s {status}", flush=True)
+        for i in range(args.runs):
+            start = time.monotonic()
+            try:
+                run_notebook(args.notebook, args.out / f"run{i}.ipynb", cell_timeout=args.cell_timeout, progress=False)
+                status = "ok"
+            except NotebookCellError as e:
+                failures.append(str(e))
+                status = f"FAILED: {e}"
+            times.append(time.monotonic() - start)
+            print(f"run {i + 1}/{args.runs}: {times[-1]:.0f} s {status}", flush=True)
     finally:
         for p in busy:
             p.kill()
