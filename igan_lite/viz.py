@@ -74,7 +74,7 @@ def render_panel(grids: dict, settings: RenderSettings):
         sun=widgets.FloatLogSlider(value=settings.sun_intensity, base=10, min=4, max=6, description="sun"),
         ambient=widgets.FloatLogSlider(value=settings.ambient_intensity, base=10, min=3, max=5.5, description="ambient"),
     )
-    picture = widgets.Image(format="png")
+    picture = widgets.Image(format="png", width=256, height=256)
 
     def draw(_=None):
         v = {k: c.value for k, c in controls.items()}
