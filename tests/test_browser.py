@@ -144,7 +144,8 @@ def _open_and_run(driver, lab, notebook: str) -> None:
     driver.execute_script(WATCH_KERNEL)
     driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     time.sleep(2)
-    state = _wait(lambda: (lambda s: s if s and s["done"] and s["kernel"] == "idle" else None)(
+    # Run All stops at a cell that raises: finished, or idle with an error, ends the wait
+    state = _wait(lambda: (lambda s: s if s and s["kernel"] == "idle" and (s["done"] or s["errors"]) else None)(
         driver.execute_script(NOTEBOOK_STATE)), RUN_ALL_TIMEOUT, f"Run All of {notebook}", driver)
     assert not state["errors"], f"{notebook}: {state['errors']}"
     _assert_alive(driver, notebook)
