@@ -8,6 +8,7 @@ TORCH ?= torch==2.13.0
 PRESET ?= lite
 NB03_STEPS ?= 100  # notebook 03 trains this many steps under `make reproduce`; `make checkpoints` trains the full recipe
 export EGL_PLATFORM := surfaceless
+NB_CELL_TIMEOUT ?= 1800  # seconds a notebook cell may run under `make reproduce`; past it the run fails naming the cell
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: setup reproduce test benchmark checkpoints clean
@@ -19,17 +20,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python scripts/lab_config.py
 	@touch $@
 
 reproduce: setup
 	$(BIN)/igan-lite dataset build --category all --preset $(PRESET)
-	@mkdir -p runs/notebooks
-	for nb in notebooks/0*.ipynb; do IGAN_PRESET=$(PRESET) $(BIN)/papermill --cwd notebooks $$nb runs/$$nb \
-		$$( [[ $$nb == *03_* ]] && echo -p steps $(NB03_STEPS) ) || exit 1; done
+	IGAN_PRESET=$(PRESET) $(BIN)/python scripts/run_notebooks.py notebooks/0*.ipynb --out runs/notebooks \
+		--cell-timeout $(NB_CELL_TIMEOUT) -p 03_:steps=$(NB03_STEPS)
 	@echo "figures written to figures/; executed notebooks in runs/notebooks/"
 
+# tests/test_browser.py drives JupyterLab in Debian's chromium when it is installed; -rs prints why it skipped
 test: setup
-	IGAN_PRESET=smoke $(BIN)/pytest $(NBVAL) tests notebooks
+	IGAN_PRESET=smoke $(BIN)/pytest -rs $(NBVAL) tests notebooks
 
 # benchmarks/RESULTS.md holds what these printed on the 2-core machine, with the command and machine line.
 benchmark: setup

@@ -3,6 +3,10 @@
 Voxel occupancies are thresholded into a surface (scikit-image marching cubes), the mesh is drawn by
 Open3D's Filament OffscreenRenderer with one sun light plus ambient, and the image comes back as a
 torch tensor. Nothing here carries gradients: that is the point of the paper's proxy renderer.
+
+Filament aborts the process ("JobSystem::getState(): This thread has not been adopted") when a second
+thread drives a renderer, and Jupyter calls widget callbacks on other threads (ipykernel 7 subshells). So
+every Open3D rendering call of this process runs on one owner thread (render_thread.py).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from skimage.measure import marching_cubes
 from .backend import open3d
 from .camera import Camera
 from .preset_rules import MAX_IMAGE_SIZE, shown
+from .render_thread import call_at_exit, on_render_thread
 
 MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes seconds
 
@@ -125,8 +130,10 @@ def voxels_to_mesh(grid: np.ndarray, threshold: float = 0.5, max_triangles: int 
 
 
 class Renderer:
-    """One Open3D OffscreenRenderer. Use `get_renderer`: a second one in a process segfaults."""
+    """One Open3D OffscreenRenderer. Use `get_renderer`: a second one in a process segfaults.
+    Its methods run on the render thread, whichever thread calls them."""
 
+    @on_render_thread
     def __init__(self, settings: RenderSettings):
         rendering = open3d().visualization.rendering
         self.settings = settings
@@ -144,6 +151,7 @@ class Renderer:
         # Filament's first frame differs slightly from later ones; draw it now so every image is reproducible
         self.render_mesh(voxels_to_mesh(np.ones((2, 2, 2), np.float32)), Camera(0.0, 0.0))
 
+    @on_render_thread
     def configure(self, settings: RenderSettings) -> None:
         if settings.image_size != self.settings.image_size:
             raise ValueError("image size is fixed per Renderer; use get_renderer() to change it")
@@ -156,6 +164,7 @@ class Renderer:
         scene.scene.enable_indirect_light(True)
         scene.scene.set_indirect_light_intensity(settings.ambient_intensity)
 
+    @on_render_thread
     def render_mesh(self, mesh, camera: Camera) -> np.ndarray:
         """Draw one mesh (or None: background only) -> uint8 image (H, W, 3)."""
         s, scene = self.settings, self._o3d.scene
@@ -167,6 +176,7 @@ class Renderer:
         self._o3d.setup_camera(camera.fov, [0.0, 0.0, 0.0], camera.eye(), [0.0, 1.0, 0.0])
         return np.asarray(self._o3d.render_to_image())
 
+    @on_render_thread
     def close(self) -> None:
         del self._o3d
 
@@ -174,6 +184,7 @@ class Renderer:
 _ACTIVE: Renderer | None = None
 
 
+@on_render_thread
 def get_renderer(settings: RenderSettings) -> Renderer:
     """The process's renderer, configured for `settings` (recreated only when the image size changes)."""
     global _ACTIVE
@@ -185,6 +196,17 @@ def get_renderer(settings: RenderSettings) -> Renderer:
         _ACTIVE = None
     _ACTIVE = Renderer(settings)
     return _ACTIVE
+
+
+def _close_active() -> None:
+    """Destroy the renderer on its own thread before the interpreter exits (else Filament aborts at exit)."""
+    global _ACTIVE
+    if _ACTIVE is not None:
+        _ACTIVE.close()
+        _ACTIVE = None
+
+
+call_at_exit(_close_active)
 
 
 def to_tensor(images: Sequence[np.ndarray] | np.ndarray, color: bool) -> torch.Tensor:
@@ -222,6 +244,7 @@ def render_inputs(voxels, cameras, settings: RenderSettings, thresholds=None):
     return grids, levels, cams
 
 
+@on_render_thread
 def render_grids(grids: np.ndarray, levels: Sequence[float], cams: Sequence[Camera], settings: RenderSettings) -> np.ndarray:
     """Validated inputs (see render_inputs) -> uint8 images (B, H, W, 3), in this process."""
     renderer = get_renderer(settings)
@@ -255,6 +278,7 @@ def facing_camera(mesh, eye: np.ndarray):
     return out
 
 
+@on_render_thread
 def render_meshes(meshes, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:
     """Draw Open3D meshes (a procedural shape's true surface, or a real mesh: shapes.load_mesh) with f's
     camera and lights, each as a two-sided surface (facing_camera); None draws the background only."""

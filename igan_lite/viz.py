@@ -1,12 +1,14 @@
 """Pictures for notebooks: image grids (matplotlib), 3D meshes (plotly), a re-render panel (ipywidgets)."""
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from .camera import Camera
@@ -47,11 +49,24 @@ def meshes_figure(meshes, titles: list[str], height: int = 320) -> go.Figure:
     return fig
 
 
+def png_bytes(image: torch.Tensor, size: int = 256) -> bytes:
+    """One image (C, H, W) in [0, 1] -> PNG bytes, enlarged to `size` pixels without smoothing."""
+    pixels = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    buffer = io.BytesIO()
+    picture.resize((size, size), Image.Resampling.NEAREST).save(buffer, format="png")
+    return buffer.getvalue()
+
+
 def render_panel(grids: dict, settings: RenderSettings):
-    """ipywidgets panel: choose a grid and move the camera and lights; the real renderer redraws."""
+    """ipywidgets panel: choose a grid and move the camera and lights; the real renderer redraws.
+
+    The picture is an Image widget whose value is replaced, not an Output widget: headless runners
+    (nbclient, under papermill and nbval) answer output sent into an Output widget with a comm message on
+    the shell socket while they wait on that socket for the cell's reply, and under load that reply can be
+    missed for ever (the hang `make reproduce` once had at this cell)."""
     import ipywidgets as widgets
 
-    out = widgets.Output()
     controls = dict(
         name=widgets.Dropdown(options=list(grids), description="shape"),
         azimuth=widgets.FloatSlider(value=30, min=0, max=360, step=5, description="azimuth"),
@@ -59,18 +74,18 @@ def render_panel(grids: dict, settings: RenderSettings):
         sun=widgets.FloatLogSlider(value=settings.sun_intensity, base=10, min=4, max=6, description="sun"),
         ambient=widgets.FloatLogSlider(value=settings.ambient_intensity, base=10, min=3, max=5.5, description="ambient"),
     )
+    picture = widgets.Image(format="png", width=256, height=256)
 
-    def draw(name, azimuth, elevation, sun, ambient):
-        s = replace(settings, sun_intensity=sun, ambient_intensity=ambient)
-        image = render_voxels(grids[name], Camera(azimuth, elevation), s)
-        with out:
-            out.clear_output(wait=True)
-            fig = image_grid(image, ncols=1, scale=3)
-            plt.show(fig)
+    def draw(_=None):
+        v = {k: c.value for k, c in controls.items()}
+        s = replace(settings, sun_intensity=v["sun"], ambient_intensity=v["ambient"])
+        picture.value = png_bytes(render_voxels(grids[v["name"]], Camera(v["azimuth"], v["elevation"]), s)[0])
 
-    widgets.interactive_output(draw, controls)
+    for control in controls.values():
+        control.observe(draw, names="value")
+    draw()
     return widgets.VBox([widgets.HBox([controls["name"], controls["azimuth"], controls["elevation"]]),
-                         widgets.HBox([controls["sun"], controls["ambient"]]), out])
+                         widgets.HBox([controls["sun"], controls["ambient"]]), picture])
 
 
 METRIC_PANELS = {

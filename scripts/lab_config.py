@@ -1,0 +1,26 @@
+"""Silence JupyterLab's "Build Recommended" dialog in this Python environment (make setup, binder/postBuild).
+
+open3d depends on dash, whose package drops a prebuilt-style extension (@plotly/dash-jupyterlab) into
+JupyterLab's app folder; JupyterLab then asks on every start to rebuild itself for it. igan-lite uses no
+dash: turning the build check off (page_config.json of the environment, merged with what is there) is enough.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SETTINGS = {"buildCheck": False, "buildAvailable": False}
+
+
+def write(prefix: Path = Path(sys.prefix)) -> Path:
+    path = prefix / "etc" / "jupyter" / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
+    config.update(SETTINGS)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    print(f"JupyterLab build check off: {write()}")
