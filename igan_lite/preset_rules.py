@@ -71,6 +71,7 @@ RULES: dict[str, Rule] = {
     "pretrain_steps": _int(0, 10_000_000),
     "render_workers": _int(0, 256, note=" (0: draw in the training process)"),
     "run_ahead": _BOOL,
+    "amp": _BOOL,
     "threads": _int(0, 1024, note=" (0: torch's default)"),
     "checkpoint_every": _int(1, 10_000_000),
     "sample_every": _int(1, 10_000_000),

@@ -250,20 +250,34 @@ def test_rgba_transparency_is_composited_onto_the_white_background(tmp_path):
 
 
 def test_grey_alpha_is_composited(tmp_path):
+    la = np.zeros((8, 8, 2), np.uint8)
+    la[:, 4:, 1] = 255  # black everywhere, transparent on the left half
+    Image.fromarray(la, "LA").save(tmp_path / "a.png")
+    x = _one(tmp_path)
+    assert x[..., :3].min() > 0.99 and x[..., 5:].max() < 0.01
+
+
+def test_a_wholly_transparent_image_is_named_as_showing_no_object(tmp_path):
     Image.fromarray(np.zeros((8, 8, 2), np.uint8), "LA").save(tmp_path / "a.png")
-    assert _one(tmp_path).min() > 0.99
+    with pytest.raises(ValueError, match="a.png shows no object"):
+        _one(tmp_path)
 
 
 def test_palette_transparency_is_composited(tmp_path):
     im = Image.new("P", (8, 8), 0)
     im.putpalette([0, 0, 0] * 256)
+    im.paste(1, (4, 0, 8, 8))  # index 1: black, opaque; index 0: transparent
     im.save(tmp_path / "a.png", transparency=0)
-    assert _one(tmp_path).min() > 0.99
+    x = _one(tmp_path)
+    assert x[..., :3].min() > 0.99 and x[..., 5:].max() < 0.01
 
 
 def test_cmyk_jpeg_is_read(tmp_path):
-    Image.new("CMYK", (8, 8), (0, 0, 0, 0)).save(tmp_path / "a.jpg")
-    assert _one(tmp_path).min() > 0.95
+    im = Image.new("CMYK", (8, 8), (0, 0, 0, 0))  # white
+    im.paste((0, 0, 0, 255), (4, 0, 8, 8))  # black right half
+    im.save(tmp_path / "a.jpg")
+    x = _one(tmp_path)
+    assert x[..., :3].min() > 0.9 and x[..., 5:].max() < 0.1
 
 
 def test_animated_gif_is_refused_by_name(tmp_path):
