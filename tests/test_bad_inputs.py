@@ -301,7 +301,7 @@ def test_image_size_out_of_range_is_refused(tmp_path):
 
 def test_a_folder_named_like_an_image_is_skipped(tmp_path):
     (tmp_path / "dir.png").mkdir()
-    Image.new("L", (8, 8), 255).save(tmp_path / "a.png")
+    Image.new("L", (8, 8), 0).save(tmp_path / "a.png")
     assert load_image_folder(tmp_path, 8).shape == (1, 1, 8, 8)
 
 

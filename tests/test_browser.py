@@ -56,6 +56,7 @@ def _workspace(home: Path) -> Path:
     root = home / "repo"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     (root / "checkpoints").symlink_to(ROOT / "checkpoints")
+    (root / "figures").mkdir()  # the notebooks save their figures to ../figures, as in the repository
     return root
 
 
