@@ -140,8 +140,7 @@ def _render_dataset(category: str, preset: Preset, seed: int, out: Path, config:
         grid = make_shape(category, seed * 1_000_003 + i).voxels(preset.voxel_res)
         voxels.append(np.packbits(grid.astype(bool)))
         images.append((render_voxels(grid, cameras[i], settings)[0] * 255).round().to(torch.uint8).numpy())
-
-    return write_dataset(out, config, np.stack(images), {
+    write_dataset(out, config, np.stack(images), {
         "azimuth": np.array([c.azimuth for c in cameras]), "elevation": np.array([c.elevation for c in cameras]),
         "voxels_packed": np.stack(voxels)})
 
@@ -159,6 +158,7 @@ def write_dataset(out: Path, config: dict, images: np.ndarray, eval_arrays: dict
     manifest = {"config": config, "package_version": __version__, "n_images": len(images),
                 "sha256": {name: _sha256(out / name) for name in names}, **extra}
     write_atomic(out / "manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    return out
 
 
 def load_dataset(path: str | Path) -> ImageDataset:

@@ -84,7 +84,7 @@ def test_bad_meshes_are_named_and_skipped_only_when_asked(tmp_path):
         build_mesh_dataset(folder, SMOKE, tmp_path / "ds", progress=False)
     (folder / "broken.obj").unlink()
     (folder / "point.obj").write_text("v 0 0 0\nv 0 0 0\nv 0 0 0\nf 1 2 3\n")  # all vertices at one point
-    with pytest.raises(ValueError, match="point.obj has no extent"):
+    with pytest.raises(ValueError, match="point.obj: all vertices lie at one point"):
         build_mesh_dataset(folder, SMOKE, tmp_path / "ds", progress=False)
     out = build_mesh_dataset(folder, SMOKE, tmp_path / "ds", views=2, skip_bad=True, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
