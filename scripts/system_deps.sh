@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Check (and as root, install) the system libraries Open3D needs to render headless (DESIGN §4).
+# Check (and as root, install) the system libraries Open3D needs to render headless (docs/background.md §3).
 set -euo pipefail
 PKGS="libegl1 libgl1 libgl1-mesa-dri libegl-mesa0 libusb-1.0-0 libgomp1"
 missing=()

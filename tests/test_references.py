@@ -14,8 +14,8 @@ OUTSIDE = re.compile(r"DESIGN(\.md)? ?§|\.\./shared")
 def _text_files() -> list[Path]:
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
-    return [ROOT / f for f in files if f.endswith((".py", ".md", ".ipynb", ".toml", ".cfg", ".yml", ".txt"))
-            and (ROOT / f).is_file()]
+    return [ROOT / f for f in files if not f.startswith(("checkpoints/", "figures/")) and (ROOT / f).is_file()
+            and not f.endswith((".png", ".pt", ".npz", ".jpg"))]
 
 
 def _sections(doc: Path) -> tuple[set[str], set[str]]:
@@ -31,7 +31,7 @@ def _sections(doc: Path) -> tuple[set[str], set[str]]:
 
 
 def test_no_reference_points_outside_the_repository():
-    offenders = [f"{f.relative_to(ROOT)}:{i}" for f in _text_files() if f.name != "test_references.py"
+    offenders = [f"{f.relative_to(ROOT)}:{i}" for f in _text_files()
                  for i, line in enumerate(f.read_text(errors="replace").splitlines(), 1) if OUTSIDE.search(line)]
     assert not offenders, f"references to notes outside the repository: {offenders}"
 
@@ -54,4 +54,4 @@ def test_the_checker_sees_a_broken_reference(tmp_path):
     doc = tmp_path / "x.md"
     doc.write_text("# T\n## 2. Two\n## Why it works\n")
     assert _sections(doc) == ({"2"}, {"t", "2-two", "why-it-works"})
-    assert OUTSIDE.search("as measured (DESIGN §4)") and not OUTSIDE.search("docs/background.md §2")
+    assert OUTSIDE.search("as measured (DESIGN" + " §4)") and not OUTSIDE.search("docs/background.md §2")
