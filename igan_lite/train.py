@@ -128,10 +128,13 @@ class Trainer:
 
     # --- the real renderer and the proxy on the same batch --------------------------------------
 
+    def sample_cameras(self, b: int):
+        """Cameras from the prior and f's surface level per shape."""
+        return self.prior.sample(b, self.rng), self.rng.uniform(*self.p.threshold_range, b)
+
     def sample_views(self, b: int):
-        """Cameras from the prior, f's surface level per shape, and the proxy's frustum grids."""
-        cams = self.prior.sample(b, self.rng)
-        thresholds = self.rng.uniform(*self.p.threshold_range, b)
+        """sample_cameras, plus the proxy's frustum grids for those cameras."""
+        cams, thresholds = self.sample_cameras(b)
         return cams, thresholds, frustum_grid(cams, self.p.image_size, self.p.voxel_res).to(self.device)
 
     def _draw(self, x: torch.Tensor, cams, thresholds) -> RenderJob:
@@ -166,7 +169,7 @@ class Trainer:
         self.nets.G.eval()
         grids = torch.from_numpy(prior_grids(p.voxel_res, p.pretrain_shapes, self.rng, self.nets.G))[:, None]
         self.nets.G.train()
-        cams, thresholds = self.prior.sample(len(grids), self.rng), self.rng.uniform(*p.threshold_range, len(grids))
+        cams, thresholds = self.sample_cameras(len(grids))
         images = torch.cat([self.f(grids[i:i + 64], cams[i:i + 64], thresholds[i:i + 64]) for i in range(0, len(grids), 64)])
         grids = grids.to(self.device)
         log = []
