@@ -39,6 +39,9 @@ class Preset:
     proxy_steps: int = 2  # proxy updates per iteration, so it keeps up with the generator (1: see run K)
     lambda_ms: float = 0.05  # mode-seeking term on the generator (against mode collapse; 0 = off)
     d_acc_max: float = 0.8  # update D only while its accuracy is below this (PlatonicGAN-style balance)
+    # hold G (skip its update) while the proxy's L2 error on G's samples is above this, so R catches up before
+    # G follows R's gradients (docs/experiments.md, run M); 0 = never hold
+    g_hold_proxy_error: float = 0.0
     threshold_range: tuple[float, float] = (0.3, 0.7)  # f's surface level, drawn per generated shape
     # proxy pretraining (docs/method.md §3)
     pretrain: bool = True

@@ -264,16 +264,19 @@ class Trainer:
         loss_g = losses.g_loss(self.discriminate(images))
         loss_ms = losses.mode_seeking_loss(x_g, z.to(self.device)) if p.lambda_ms > 0 else torch.zeros(())
         self._check_finite(loss_g, "generator")
-        self.opt_g.zero_grad()
-        (loss_g + p.lambda_ms * loss_ms).backward()
-        self.opt_g.step()
+        g_updated = not (iggan and p.g_hold_proxy_error > 0
+                         and self.rank.mean(proxy_stats["proxy_error"]) > p.g_hold_proxy_error)
+        if g_updated:
+            self.opt_g.zero_grad()
+            (loss_g + p.lambda_ms * loss_ms).backward()
+            self.opt_g.step()
         D.requires_grad_(True)
         lap("generator")
 
         self.step_count += 1
         stats = {**sample_stats(x[:, :1].cpu(), fake.cpu(), background=self.background), **proxy_stats}
         return {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_ms": loss_ms.item(), "d_acc": acc,
-                "d_updated": d_updated, **stats, **timings, "warnings": collapse_warnings(stats)}
+                "d_updated": d_updated, "g_updated": g_updated, **stats, **timings, "warnings": collapse_warnings(stats)}
 
     def _d_logits(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D on a real and a fake batch. Under torchrun both go through DDP in one pass (DDP allows one
