@@ -171,5 +171,6 @@ def build_nets(p: Preset, method: str = "iggan") -> Nets:
         R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width)
     else:
         g_out, occupancy, R = projection.channels(method), projection.init_occupancy(p.voxel_res), None
+    occupancy = p.g_init_occupancy or occupancy
     return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_out, occupancy), R,
                 Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))

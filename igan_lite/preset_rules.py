@@ -51,6 +51,7 @@ RULES: dict[str, Rule] = {
     "z_dim": _int(1, 4096),
     "g_width": _int(8, 4096),
     "g_smooth": _int(0, 15, lambda v: v <= 1 or v % 2 == 1, ", 0 or odd (an even box filter changes the grid size)"),
+    "g_init_occupancy": _float(0, 1, open_hi=True),
     "proxy_width": _int(1, 1024),
     "d_width": _int(1, 4096),
     "d_minibatch_std": _BOOL,

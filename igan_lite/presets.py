@@ -24,6 +24,7 @@ class Preset:
     z_dim: int = 64
     g_width: int = 64  # generator channels at 4^3, halved at each doubling
     g_smooth: int = 0  # box filter size on the generator's output logits (0: none)
+    g_init_occupancy: float = 0.0  # G's starting occupancy; 0 = the method's default (IG-GAN 0.5, projections ln 2 / N)
     proxy_width: int = 16  # proxy's 3D conv channels (2D layers use 4x)
     d_width: int = 32  # discriminator's first conv channels
     d_minibatch_std: bool = False  # D sees the batch's feature spread (against mode collapse)
