@@ -7,6 +7,7 @@
   igan-lite sample --run runs/chair --n 16
   igan-lite evaluate --run runs/chair
   igan-lite reproduce --preset lite [--from-checkpoints | --retrain] [--seeds 0 1 2]
+  igan-lite claims --readme README.md
 """
 from __future__ import annotations
 
@@ -109,10 +110,23 @@ def _reproduce(args) -> None:
 
     if args.retrain and args.from_checkpoints:
         raise ValueError("reproduce --retrain and --from-checkpoints exclude each other; pass one")
-    rows = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs, args.checkpoints,
-                     use_shipped=not args.retrain, only_shipped=args.from_checkpoints, export=args.export,
-                     figures=args.figures, progress=not args.quiet)
-    print(f"results written to {args.figures}/results_{rows[0]['preset']}.md and .csv")
+    found = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs, args.checkpoints,
+                      use_shipped=not args.retrain, only_shipped=args.from_checkpoints, export=args.export,
+                      figures=args.figures, progress=not args.quiet)
+    preset = found["runs"][0]["preset"]
+    print(f"{len(found['runs'])} runs scored; results written to {args.figures}/results_{preset}.md and .csv")
+    if found["missing"]:
+        print(f"missing from {args.checkpoints} ({len(found['missing'])} runs): " + ", ".join(found["missing"]))
+
+
+def _claims(args) -> None:
+    from .claims import claims_markdown, update_readme
+
+    if args.readme:
+        update_readme(args.readme, args.results)
+        print(f"claims block of {args.readme} rewritten from {args.results}")
+    else:
+        print(claims_markdown(args.results))
 
 
 def _export(args) -> None:
@@ -190,17 +204,22 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="train and evaluate IG-GAN, the VH/AO/EA baselines and the ablations; "
                        "write the results table (resumable)")
     r.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: $IGAN_PRESET or lite")
-    r.add_argument("--categories", nargs="+", default=["chair", "table"], choices=sorted(CATEGORIES))
-    r.add_argument("--seeds", nargs="+", type=int, default=[0])
+    r.add_argument("--categories", nargs="+", default=sorted(CATEGORIES), choices=sorted(CATEGORIES))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--steps", type=int, default=None, help="iterations per run (default: the preset's)")
     r.add_argument("--checkpoints", default="checkpoints", help="shipped runs, CHECKPOINTS/<preset>/<category>/<variant>-seed<s>")
-    r.add_argument("--from-checkpoints", action="store_true", help="use only shipped runs; fail if one is missing")
+    r.add_argument("--from-checkpoints", action="store_true", help="use only shipped runs: re-score them and list the missing ones")
     r.add_argument("--retrain", action="store_true", help="ignore shipped runs and train everything")
     r.add_argument("--export", action="store_true", help="copy each trained run, slim, into --checkpoints (to ship)")
     r.add_argument("--runs", default="runs/reproduce", help="where trained runs go (resumed if interrupted)")
     r.add_argument("--figures", default="figures")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(func=_reproduce)
+
+    c = sub.add_parser("claims", help="the results paragraph, written from a results csv (README's block with --readme)")
+    c.add_argument("--results", default="figures/results_lite.csv")
+    c.add_argument("--readme", default=None, help="rewrite this file's claims block instead of printing it")
+    c.set_defaults(func=_claims)
 
     x = sub.add_parser("export", help="copy a run's generator and proxy (no D, no optimiser) for sharing")
     x.add_argument("--run", required=True)

@@ -8,6 +8,7 @@ Every number carries its label: extractor, n, seed.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,14 @@ from .proxy_prior import primitive_grids
 from .render import render_voxels
 from .run_folder import load_generator, read_config
 from .shapes import CATEGORIES
+from .splits import split_sets
 
 CACHE = Path.home() / ".cache" / "igan-lite"
 SHIPPED = Path(__file__).parent / "weights"
 MAX_EVAL_N = 20_000  # 3n ground-truth shapes and 2n renders by f: hours on a CPU beyond this
+# surface levels tried on the validation split for every method alike; a projection baseline's densities need
+# not reach 0.5 where a ray only has to become opaque (docs/experiments.md, "A fair fight")
+THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
 
 
 def feature_net(p: Preset) -> FeatureNet:
@@ -54,33 +59,39 @@ def feature_net(p: Preset) -> FeatureNet:
     return net
 
 
-def _renders(voxels: np.ndarray, p: Preset, seed: int) -> torch.Tensor:
+def _renders(voxels: np.ndarray, p: Preset, seed: int, threshold: float = 0.5) -> torch.Tensor:
     cams = CameraPrior().sample(len(voxels), np.random.default_rng(seed))
-    return render_voxels(voxels, cams, render_settings(p))
+    return render_voxels(voxels, cams, replace(render_settings(p), threshold=threshold))
 
 
 def score(voxels: np.ndarray, images: torch.Tensor, reference: np.ndarray | None, real_images: torch.Tensor,
-          net: FeatureNet) -> dict:
-    """FD-lite (`images`: f-renders of `voxels`, one random view each, vs real images) and the 3D metrics
-    (none when `reference` is None: a dataset without voxels)."""
-    shapes = shape_metrics(voxels, reference) if reference is not None else {}
-    return {"fd_lite": fd_lite(net, images, real_images), **shapes, "occupancy": float((voxels > 0.5).mean())}
+          net: FeatureNet, threshold: float = 0.5) -> dict:
+    """FD-lite (`images`: f-renders of `voxels` at surface level `threshold`, one random view each, vs real
+    images) and the 3D metrics of `voxels > threshold` (none when `reference` is None: a dataset without voxels)."""
+    solid = (voxels > threshold).astype(np.float32)
+    shapes = shape_metrics(solid, reference) if reference is not None else {}
+    return {"fd_lite": fd_lite(net, images, real_images), **shapes, "occupancy": float(solid.mean())}
 
 
-def eval_sets(config: dict, p: Preset, n: int, seed: int) -> dict:
+def choose_threshold(G, p: Preset, category: str, n: int, seed: int, net: FeatureNet) -> dict:
+    """The surface level (of THRESHOLDS) with the lowest FD-lite on the validation split, with every candidate's
+    FD-lite: the evaluation-time choice each method gets, never made on the test split."""
+    real = split_sets(category, p, "validation", n)["real"]
+    fake = generate(G, n, seed + 10)
+    fds = {str(t): fd_lite(net, _renders(fake, p, seed + 11, t), real) for t in THRESHOLDS if fake.max() > t}
+    if not fds:
+        raise ValueError(f"the generator's occupancies never exceed {min(THRESHOLDS)}: f draws nothing at any level")
+    return {"threshold": float(min(fds, key=fds.get)), "validation_fd_lite": fds}
+
+
+def eval_sets(config: dict, p: Preset, n: int, seed: int, split: str = "test") -> dict:
     """What a run is scored against: `real` images, 3D `reference` shapes, the real-vs-real `floor` shapes and
-    a `note` on what is missing. ShapeNet-lite: three disjoint sets of n shapes (the real images show the
-    first). A dataset folder (config["data"], own_data.py): n of its images drawn at random; where it has voxels
+    a `note` on what is missing. ShapeNet-lite: the held-out `split` (splits.py; 3n shapes no training set
+    contains). A dataset folder (config["data"], own_data.py): n of its images drawn at random; where it has voxels
     (a mesh folder), its first half of meshes is the reference and the second, cycled to n, the floor; an
     image folder has neither, so the 3D metrics are skipped and the note says why."""
     if "data" not in config:
-        data = default_dir(config["category"], p)
-        truth = load_eval_voxels(data)
-        if len(truth) < 3 * n:
-            raise ValueError(f"n={n} needs {3 * n} ground-truth shapes (n behind FD-lite's real images, n as 3D reference, "
-                             f"n for the real-vs-real floor); the dataset has {len(truth)}")
-        return {"real": load_dataset(data).batch(slice(0, n)), "reference": truth[n:2 * n], "floor": truth[2 * n:3 * n],
-                "note": None, "data": str(data)}
+        return split_sets(config["category"], p, split, n)
     path, dataset = config["data"]["path"], load_run_data(config["data"], p)
     if len(dataset) < MIN_FID_SAMPLES:
         raise ValueError(f"dataset {path} has {len(dataset)} images; FD-lite needs at least {MIN_FID_SAMPLES} "
@@ -105,10 +116,11 @@ def generate(G, n: int, seed: int) -> np.ndarray:
 
 
 def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool = True, snapshots: bool = False,
-                 inception: str | Path | bool | None = None) -> dict:
+                 inception: str | Path | bool | None = None, split: str = "test") -> dict:
     """Score RUN's generator (and, with `snapshots`, every saved step) against the ground truth; writes
-    RUN/evaluation.json and returns it. `inception` (a weight file, or True for torch.hub's cache) adds the
-    standard FID of the generator and of the real-vs-real floor (inception.py)."""
+    RUN/evaluation.json and returns it. ShapeNet-lite runs: f's surface level is chosen on the validation split
+    (choose_threshold), the scores are measured on `split` (test). `inception` (a weight file, or True for
+    torch.hub's cache) adds the standard FID of the generator and of the real-vs-real floor (inception.py)."""
     run = Path(run)
     if not isinstance(n, int) or isinstance(n, bool) or not MIN_FID_SAMPLES <= n <= MAX_EVAL_N:
         raise ValueError(f"evaluate n: expected an int in [{MIN_FID_SAMPLES}, {MAX_EVAL_N}] (samples per set), got {n!r}")
@@ -116,27 +128,28 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     config = read_config(run)
     net_fid = load_inception(None if inception is True else inception) if inception else None
     G, p = load_generator(run)
-    category = config["category"]
-    sets = eval_sets(config, p, n, seed)
+    sets = eval_sets(config, p, n, seed, split)
     real, reference, floor = sets["real"], sets["reference"], sets["floor"]
     net = feature_net(p)
+    tuned = choose_threshold(G, p, config["category"], n, seed, net) if "data" not in config else {"threshold": 0.5}
+    t = tuned["threshold"]
 
-    def rendered_score(voxels: np.ndarray, render_seed: int = seed + 1) -> dict:
-        return score(voxels, _renders(voxels, p, render_seed), reference, real, net)
+    def rendered_score(voxels: np.ndarray, render_seed: int = seed + 1, threshold: float = 0.5) -> dict:
+        return score(voxels, _renders(voxels, p, render_seed, threshold), reference, real, net, threshold)
 
     fake = generate(G, n, seed)
-    fake_images = _renders(fake, p, seed + 1)
+    fake_images = _renders(fake, p, seed + 1, t)
     result = {"label": {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
-                        "n": n, "seed": seed, "category": category, "preset": p.name, "data": sets["data"],
-                        **({"note": sets["note"]} if sets["note"] else {})},
-              "generator": score(fake, fake_images, reference, real, net)}
+                        "n": n, "seed": seed, "category": config["category"], "preset": p.name, "data": sets["data"],
+                        "split": sets.get("split"), **tuned, **({"note": sets["note"]} if sets["note"] else {})},
+              "generator": score(fake, fake_images, reference, real, net, t)}
     if snapshots:
-        result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed))
+        result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed), threshold=t)
                                for f in sorted((run / "generators").glob("step_*.pt"))}
     if baselines:
         torch.manual_seed(config["seed"])
-        untrained = build_nets(p).G.eval()
-        result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
+        untrained = build_nets(p, config["method"]).G.eval()
+        result["untrained_generator"] = rendered_score(generate(untrained, n, seed), threshold=t)
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
         if floor is not None:
             result["real_vs_real"] = rendered_score(floor, seed + 2)

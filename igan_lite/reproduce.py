@@ -1,10 +1,12 @@
 """`igan-lite reproduce`: the paper's comparison in one command (docs/method.md §8-9).
 
-Trains (or resumes, or takes from the shipped `checkpoints/`) IG-GAN, the three projection baselines and
-the ablations, evaluates every run on the same protocol (evaluate.py), and writes the results table as
-markdown and CSV plus a figure of samples per method to `figures/`. Finished work is never redone: a run
-whose checkpoint reached the preset's steps is kept, an unfinished one is resumed, and an evaluation.json
-with the same sample count is reused.
+Trains (or resumes, or takes from the shipped `checkpoints/`) IG-GAN and the three projection baselines on
+every category, and the two ablations on chair and table, for every seed; evaluates every run on the same
+protocol (evaluate.py: surface level chosen on the validation split, scores on the test split); writes one csv
+row per run (failed runs marked, never dropped) and a markdown table of mean ± std (min-max) over seeds, plus a
+figure of samples per method, to `figures/`. Finished work is never redone: a run whose checkpoint reached the
+preset's steps is kept, an unfinished one is resumed, and an evaluation.json of the same protocol is reused.
+With `only_shipped` nothing is trained: the table is made of what `checkpoints/` holds and lists what it lacks.
 """
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import build_dataset, default_dir, load_eval_voxels
+from .diagnostics import collapsed
 from .evaluate import evaluate_run
+from .figure1 import figure1
 from .presets import Preset, get_preset, preset_from_dict
-from .run_folder import checkpoint_path, export_run, last_samples, read_config, run_finished
+from .run_folder import checkpoint_path, export_run, last_samples, read_config, read_metrics, run_finished
+from .shapes import CATEGORIES
 from .train import train
 
 METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
 REFERENCES = {"untrained_generator": "untrained generator", "random_boxes": "random boxes", "real_vs_real": "real shapes (floor)"}
+ABLATION_CATEGORIES = ("chair", "table")
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class Variant:
     label: str
     method: str
     overrides: dict = field(default_factory=dict)
-    ablation: bool = False  # ablations run on the first category only
+    ablation: bool = False  # ablations run on ABLATION_CATEGORIES only
 
 
 VARIANTS = (
@@ -45,24 +50,42 @@ VARIANTS = (
 )
 
 
+def grid(categories, seeds) -> list[tuple[Variant, str, int]]:
+    """Every (variant, category, seed) of the table, in its order."""
+    return [(v, c, s) for c in categories for v in VARIANTS if not v.ablation or c in ABLATION_CATEGORIES for s in seeds]
+
+
 def run_name(v: Variant, seed: int) -> str:
     return f"{v.key}-seed{seed}"
 
 
+SPEED_FIELDS = ("render_workers", "threads", "checkpoint_every", "sample_every")  # fields no number depends on
+
+
+def recipe_mismatch(run: Path, wanted: Preset) -> list[str]:
+    """The preset fields (other than SPEED_FIELDS) in which RUN was trained differently from `wanted`."""
+    have = preset_from_dict(read_config(run)["preset"], f"{run}/config.json")
+    return [k for k in wanted.__dataclass_fields__ if k not in SPEED_FIELDS + ("name",) and getattr(have, k) != getattr(wanted, k)]
+
+
 def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, checkpoints: Path, use_shipped: bool,
-               only_shipped: bool, progress: bool) -> Path:
+               only_shipped: bool, progress: bool) -> Path | None:
     """The run folder for (variant, category, seed): shipped in CHECKPOINTS if there (and `use_shipped`), else
-    trained or resumed under RUNS."""
+    trained or resumed under RUNS; None where `only_shipped` and CHECKPOINTS lacks it. A run of another recipe
+    never enters the table: it raises, naming the fields that differ."""
+    preset = get_preset(p, **v.overrides)
     shipped = checkpoints / p.name / category / run_name(v, seed)
     if use_shipped and checkpoint_path(shipped).exists():
-        return shipped
-    if only_shipped:
-        raise FileNotFoundError(f"no shipped checkpoint {shipped / 'checkpoint.pt'}; "
-                                f"drop --from-checkpoints to train it (igan-lite reproduce --preset {p.name})")
-    run = runs / p.name / category / run_name(v, seed)
-    preset = get_preset(p, **v.overrides)
-    if not run_finished(run, preset.steps):
-        train(v.method, category, preset, run, seed, resume=checkpoint_path(run).exists(), progress=progress)
+        run = shipped
+    elif only_shipped:
+        return None
+    else:
+        run = runs / p.name / category / run_name(v, seed)
+        if not run_finished(run, preset.steps):
+            train(v.method, category, preset, run, seed, resume=checkpoint_path(run).exists(), progress=progress)
+    if differ := recipe_mismatch(run, preset):
+        raise ValueError(f"{run} was trained with another recipe ({', '.join(differ)} differ from preset "
+                         f"{p.name!r}); move it out of the table's folders or retrain it (--retrain)")
     return run
 
 
@@ -72,65 +95,86 @@ def schedule(run: Path) -> str:
     return "run-ahead" if config["method"] == "iggan" and preset_from_dict(config["preset"], f"{run}/config.json").run_ahead else "serial"
 
 
-def evaluation(run: Path, n: int) -> dict:
-    """RUN's evaluation.json, computed unless one with the same n is there (a damaged one is computed again)."""
+def evaluation(run: Path, n: int, references: bool) -> dict:
+    """RUN's evaluation.json, computed unless one of this protocol (n, test split, `references` rows) is there
+    (a damaged one is computed again)."""
     path = run / "evaluation.json"
     if path.exists():
         try:
             result = json.loads(path.read_text())
-            if result["label"]["n"] == n:
+            label = result["label"]
+            if label["n"] == n and label.get("split") == "test" and (not references or "random_boxes" in result):
                 return result
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             print(f"{path} is damaged; evaluating again")
-    return evaluate_run(run, n=n)
+    return evaluate_run(run, n=n, baselines=references)
 
 
-def eval_size(category: str, p: Preset) -> int:
-    """Samples per score: 500, or a third of the held-out shapes when there are fewer (evaluate.py needs 3n)."""
-    return min(500, len(load_eval_voxels(build_dataset(category, p, default_dir(category, p), progress=False))) // 3)
+def eval_size(p: Preset) -> int:
+    """Samples per score: 500, or a third of the training set's size when that is smaller (smoke: 50)."""
+    return min(500, p.n_shapes // 3)
 
 
-def reproduce(preset: str | Preset | None = None, categories=("chair", "table"), seeds=(0,), steps: int | None = None,
-              runs: str | Path = "runs/reproduce", checkpoints: str | Path = "checkpoints", use_shipped: bool = True,
-              only_shipped: bool = False, export: bool = False, figures: str | Path = "figures",
-              progress: bool = True) -> list[dict]:
-    """Every variant x category x seed -> one row per (variant, category) with mean and std over seeds, plus
-    the reference rows; writes figures/results_<preset>.md, .csv and figures/results_<preset>_<category>.png.
-    `use_shipped=False` retrains what CHECKPOINTS holds; `only_shipped` fails instead of training;
-    `export` copies each trained run, slim (run_folder.export_run), into CHECKPOINTS/<preset>/<category>/."""
+def run_record(v: Variant, category: str, seed: int, run: Path, result: dict) -> dict:
+    """One csv row: a run's test scores, its evaluation threshold, and whether it collapsed (diagnostics.collapsed)."""
+    label = result["label"]
+    return {"variant": v.key, "row": v.label, "category": category, "seed": seed, "preset": label["preset"],
+            "steps": read_config(run)["preset"]["steps"], "n": label["n"], "split": label["split"],
+            "threshold": label["threshold"], **{m: result["generator"][m] for m in METRICS},
+            "collapsed": " ".join(collapsed(read_metrics(run))), "f_schedule": schedule(run), "run": str(run)}
+
+
+def reference_records(category: str, seed: int, result: dict) -> list[dict]:
+    """The reference rows (untrained generator, random boxes, real-vs-real floor) of one IG-GAN evaluation."""
+    label = result["label"]
+    return [{"variant": key, "row": name, "category": category, "seed": seed, "preset": label["preset"], "steps": 0,
+             "n": label["n"], "split": label["split"], "threshold": 0.5 if key != "untrained_generator" else label["threshold"],
+             **{m: result[key][m] for m in METRICS}, "collapsed": "", "f_schedule": "", "run": ""}
+            for key, name in REFERENCES.items() if key in result]
+
+
+def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGORIES)), seeds=(0, 1, 2),
+              steps: int | None = None, runs: str | Path = "runs/reproduce", checkpoints: str | Path = "checkpoints",
+              use_shipped: bool = True, only_shipped: bool = False, export: bool = False,
+              figures: str | Path = "figures", progress: bool = True) -> dict:
+    """Every variant x category x seed (grid) -> {"runs": one record per run, "references": reference rows,
+    "missing": what CHECKPOINTS lacks (only_shipped)}; writes figures/results_<preset>.csv (runs then references),
+    .md (results_table.markdown), figures/results_<preset>_<category>.png and figures/fig1_<preset>.png
+    (figure1.py, from each category's first IG-GAN run). `use_shipped=False` retrains what
+    CHECKPOINTS holds; `export` copies each trained run, slim (run_folder.export_run), into CHECKPOINTS."""
+    from .results_table import markdown, write_csv
+
     p = get_preset(preset, **({"steps": steps} if steps else {}))
     runs, checkpoints, figures = Path(runs), Path(checkpoints), Path(figures)
     figures.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, category in enumerate(categories):
-        n = eval_size(category, p)
-        firsts = {}
-        for v in VARIANTS:
-            if v.ablation and i > 0:
-                continue
-            found = [obtain_run(v, category, p, s, runs, checkpoints, use_shipped, only_shipped, progress) for s in seeds]
-            results = [evaluation(run, n) for run in found]
-            if export:
-                for s, run in zip(seeds, found):
-                    if not run.is_relative_to(checkpoints):
-                        export_run(run, checkpoints / p.name / category / run_name(v, s))
-            firsts[v.label] = found[0]
-            rows.append(summarise(v.label, category, p, n, [r["generator"] for r in results], len(seeds),
-                                  " + ".join(sorted({schedule(run) for run in found}))))
-            if v.key == "iggan":
-                references = results[0]
-        for key, label in REFERENCES.items():
-            rows.append(summarise(label, category, p, n, [references[key]], 1))
-        sample_figure(firsts, figures / f"results_{p.name}_{category}.png", p)
-    write_csv(rows, figures / f"results_{p.name}.csv")
-    (figures / f"results_{p.name}.md").write_text(markdown(rows, p, seeds))
-    return rows
+    records, references, missing, firsts = [], [], [], {}
+    for v, category, seed in grid(categories, seeds):
+        run = obtain_run(v, category, p, seed, runs, checkpoints, use_shipped, only_shipped, progress)
+        if run is None:
+            missing.append(f"{p.name}/{category}/{run_name(v, seed)}")
+            continue
+        first_reference = v.key == "iggan" and not any(r["category"] == category for r in references)
+        result = evaluation(run, eval_size(p), references=first_reference)
+        if first_reference:
+            references += reference_records(category, seed, result)
+        records.append(run_record(v, category, seed, run, result))
+        firsts.setdefault(category, {}).setdefault(v.label, run)
+        if export and not run.is_relative_to(checkpoints):
+            export_run(run, checkpoints / p.name / category / run_name(v, seed), proxy=seed == 0, half=True)
+    if not records:
+        raise FileNotFoundError(f"no run of the grid is in {checkpoints / p.name}; drop --from-checkpoints to train them "
+                                f"(igan-lite reproduce --preset {p.name})")
+    for category, found in firsts.items():
+        sample_figure(found, figures / f"results_{p.name}_{category}.png", p)
+    if iggan := {c: found[VARIANTS[0].label] for c, found in firsts.items() if VARIANTS[0].label in found}:
+        figure1(iggan, figures / f"fig1_{p.name}.png")
+    write_csv(records + references, figures / f"results_{p.name}.csv")
+    (figures / f"results_{p.name}.md").write_text(markdown(records, references, missing, p, seeds))
+    return {"runs": records, "references": references, "missing": missing}
 
 
 def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     """One row per variant: its last sample grid's real-renderer rows (8 fixed-z samples, 3 views)."""
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from PIL import Image
 
@@ -143,39 +187,3 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def summarise(label: str, category: str, p: Preset, n: int, scores: list[dict], seeds: int, f_schedule: str = "") -> dict:
-    row = {"row": label, "category": category, "preset": p.name, "steps": p.steps, "n": n, "seeds": seeds,
-           "f_schedule": f_schedule}
-    for m in METRICS:
-        values = np.array([s[m] for s in scores])
-        row[m], row[f"{m}_std"] = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return row
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def markdown(rows: list[dict], p: Preset, seeds) -> str:
-    """The table, one block per category; mean ± std over seeds where there is more than one."""
-    lines = [f"# Results: preset `{p.name}`, {p.steps} steps, seeds {list(seeds)}",
-             "",
-             f"FD-lite: Fréchet distance of FeatureNet features (a small classifier trained on ShapeNet-lite "
-             f"{p.image_size}px renders; not Inception), real-renderer images of n generated shapes vs n real images. "
-             "3D: voxel IoU against n held-out ground-truth shapes. \"f run ahead\": IG-GAN drew each batch during "
-             "the previous step (docs/method.md §10); other rows drew it when needed. Written by `igan-lite reproduce`.", ""]
-    for category in dict.fromkeys(r["category"] for r in rows):
-        cat = [r for r in rows if r["category"] == category]
-        lines += [f"## {category} (n = {cat[0]['n']})", "", "| | " + " | ".join(METRICS.values()) + " |",
-                  "|---|" + "---|" * len(METRICS)]
-        for r in cat:
-            cells = [f"{r[m]:.3f} ± {r[m + '_std']:.3f}" if r["seeds"] > 1 else f"{r[m]:.3f}" for m in METRICS]
-            label = r["row"] + (" (f run ahead)" if "run-ahead" in r["f_schedule"] else "")
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)

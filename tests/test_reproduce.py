@@ -1,5 +1,8 @@
-"""`igan-lite reproduce` on the smoke preset: every variant trained, evaluated and tabulated; nothing redone."""
+"""`igan-lite reproduce` on the smoke preset: every variant trained, evaluated on the test split and tabulated per
+seed; nothing redone; shipped runs re-scored with the missing ones listed; runs of another recipe refused."""
 import csv
+import json
+import shutil
 
 import pytest
 
@@ -8,28 +11,40 @@ from igan_lite.reproduce import VARIANTS, reproduce
 
 def test_reproduce_writes_the_table_and_redoes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rows = reproduce("smoke", categories=("chair",), seeds=(0,), steps=2, use_shipped=False, export=True, progress=False)
-    labels = [r["row"] for r in rows]
-    assert labels[:len(VARIANTS)] == [v.label for v in VARIANTS]
-    assert labels[len(VARIANTS):] == ["untrained generator", "random boxes", "real shapes (floor)"]
+    found = reproduce("smoke", categories=("chair",), seeds=(0,), steps=2, use_shipped=False, export=True, progress=False)
+    assert [r["variant"] for r in found["runs"]] == [v.key for v in VARIANTS]
+    assert {r["split"] for r in found["runs"]} == {"test"} and found["missing"] == []
+    assert [r["row"] for r in found["references"]] == ["untrained generator", "random boxes", "real shapes (floor)"]
     with open("figures/results_smoke.csv") as f:
-        assert [r["row"] for r in csv.DictReader(f)] == labels
+        assert [r["variant"] for r in csv.DictReader(f)] == [r["variant"] for r in found["runs"] + found["references"]]
     table = (tmp_path / "figures/results_smoke.md").read_text()
-    assert "FeatureNet" in table and "n = 50" in table and "| visual hull (PrGAN) |" in table
-    assert (tmp_path / "figures/results_smoke_chair.png").exists()
+    assert "FeatureNet" in table and "n = 50" in table and "| visual hull (PrGAN) | 1 |" in table
+    assert (tmp_path / "figures/results_smoke_chair.png").exists() and (tmp_path / "figures/fig1_smoke.png").exists()
 
     checkpoints = sorted((tmp_path / "runs/reproduce/smoke/chair").glob("*/checkpoint.pt"))
     assert len(checkpoints) == len(VARIANTS)
     before = {p: p.stat().st_mtime_ns for p in checkpoints}
     again = reproduce("smoke", categories=("chair",), seeds=(0,), steps=2, use_shipped=False, progress=False)
-    assert again == rows  # the same numbers, read back, with no training
+    assert again == found  # the same numbers, read back, with no training
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == before
-    shipped = sorted(p.parent.name for p in (tmp_path / "checkpoints/smoke/chair").glob("*/checkpoint.pt"))
-    assert shipped == sorted(f"{v.key}-seed0" for v in VARIANTS)
-    assert reproduce("smoke", categories=("chair",), seeds=(0,), steps=2, only_shipped=True, progress=False) == rows
+
+    shipped = tmp_path / "checkpoints/smoke/chair"
+    assert sorted(p.parent.name for p in shipped.glob("*/checkpoint.pt")) == sorted(f"{v.key}-seed0" for v in VARIANTS)
+    shutil.rmtree(shipped / "vh-seed0")
+    partial = reproduce("smoke", categories=("chair",), seeds=(0,), steps=2, only_shipped=True, progress=False)
+    assert partial["missing"] == ["smoke/chair/vh-seed0"]
+    assert [r["variant"] for r in partial["runs"]] == [v.key for v in VARIANTS if v.key != "vh"]
+    assert "Missing from this table (1 runs): smoke/chair/vh-seed0" in (tmp_path / "figures/results_smoke.md").read_text()
+
+    config_path = shipped / "ao-seed0/config.json"
+    config = json.loads(config_path.read_text())
+    config["preset"]["lambda_ms"] = 0.5
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"ao-seed0 was trained with another recipe \(lambda_ms differ"):
+        reproduce("smoke", categories=("chair",), seeds=(0,), steps=2, only_shipped=True, progress=False)
 
 
-def test_from_checkpoints_names_the_missing_run(tmp_path, monkeypatch):
+def test_from_checkpoints_with_nothing_shipped_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"smoke/chair/iggan-seed0/checkpoint.pt.*drop --from-checkpoints"):
+    with pytest.raises(FileNotFoundError, match=r"no run of the grid is in .*none/smoke; drop --from-checkpoints"):
         reproduce("smoke", categories=("chair",), checkpoints=tmp_path / "none", only_shipped=True, progress=False)

@@ -237,8 +237,8 @@ def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
     assert result["real_vs_real"]["nearest_iou"] > result["random_boxes"]["nearest_iou"]
     assert result["real_vs_real"]["fd_lite"] < result["random_boxes"]["fd_lite"]
     assert (in_tmp / "cache" / "featurenet-smoke-32px-gray.pt").exists()
-    with pytest.raises(ValueError, match="needs 600 ground-truth shapes"):
-        evaluate.evaluate_run(run, n=200)
+    label = result["label"]  # scored on the test split at the surface level that did best on the validation split
+    assert label["split"] == "test" and label["threshold"] == float(min(label["validation_fd_lite"], key=label["validation_fd_lite"].get))
 
 
 def test_isolated_voxels_are_counted_by_face_neighbours():

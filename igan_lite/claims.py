@@ -1,0 +1,101 @@
+"""The results paragraph of README.md and notebook 06, written by code from the results csv, never by hand.
+
+`igan-lite claims --readme README.md` rewrites README's block between the two CLAIMS markers;
+tests/test_claims.py checks that the block equals what this module derives from the shipped csv.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .reproduce import ABLATION_CATEGORIES, METRICS, VARIANTS
+from .results_table import BASELINES, FULL_GRID, by_variant, compare, read_csv
+
+START, END = "<!-- CLAIMS:START", "<!-- CLAIMS:END -->"
+LABELS = {v.key: v.label for v in VARIANTS}
+HEADLINE = ("fd_lite", "nearest_iou")  # the paper's metric (FID, here FD-lite) and the main 3D one
+
+
+def outcome(found: dict[str, list[dict]], metric: str) -> str | None:
+    """IG-GAN against the projection baselines of one category: "win" (best mean, seed range apart from every
+    baseline's), "loss" (a baseline's range wholly better), "tie" otherwise; None without IG-GAN or a baseline."""
+    rivals = [found[k] for k in BASELINES if k in found]
+    if "iggan" not in found or not rivals:
+        return None
+    results = [compare(found["iggan"], r, metric) for r in rivals]
+    return "loss" if "loss" in results else "win" if all(x == "win" for x in results) else "tie"
+
+
+def _tally(outcomes: dict[str, str | None], words=("win", "tie", "loss")) -> str:
+    scored = {c: o for c, o in outcomes.items() if o}
+    parts = []
+    for w in words:
+        cats = [c for c, o in scored.items() if o == w]
+        parts.append(f"{_VERBS[w]} on {len(cats)}" + (f" ({', '.join(cats)})" if cats else ""))
+    return f"of {len(scored)} categories, IG-GAN " + ", ".join(parts)
+
+
+def comparison(records: list[dict]) -> list[str]:
+    categories = sorted({r["category"] for r in records})
+    return [f"- **{METRICS[m]}**: {_tally({c: outcome(by_variant(records, c), m) for c in categories})}."
+            for m in HEADLINE]
+
+
+def ablation(records: list[dict], key: str) -> str:
+    """The full recipe against one ablation on the ablation categories: "win" means the ablation hurts."""
+    parts, effects = [], 0
+    for m in HEADLINE:
+        per = {}
+        for c in ABLATION_CATEGORIES:
+            found = by_variant(records, c)
+            if "iggan" in found and key in found:
+                per[c] = compare(found["iggan"], found[key], m)
+        effects += sum(o != "tie" for o in per.values())
+        parts.append(f"{METRICS[m]} " + (", ".join(f"{c}: {_WORDS[o]}" for c, o in per.items()) or "no runs"))
+    verdict = (" No measurable effect at this scale: every seed range overlaps, where the paper argues for it."
+               if effects == 0 and parts else "")
+    return f"- **{LABELS[key]}** against the full recipe: " + "; ".join(parts) + "." + verdict
+
+
+_VERBS = {"win": "wins", "tie": "ties", "loss": "loses"}
+_WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie"}
+
+
+def collapses(records: list[dict]) -> str:
+    counts = []
+    for v in VARIANTS:
+        rows = [r for r in records if r["variant"] == v.key]
+        if rows:
+            counts.append(f"{v.label} {sum(bool(r['collapsed']) for r in rows)} of {len(rows)}")
+    return "- **Collapsed runs** (`diagnostics.collapsed`; counted in every mean): " + "; ".join(counts) + "."
+
+
+def claims_markdown(csv_path: str | Path) -> str:
+    """The claims block for README.md, from the results csv at `csv_path`."""
+    records, _ = read_csv(csv_path)
+    have = {(r["variant"], r["category"], int(r["seed"])) for r in records}
+    wanted = {(v.key, c, s) for v, c, s in FULL_GRID}
+    p = records[0]
+    lines = [f"{START} (written by `igan-lite claims` from `{Path(csv_path).as_posix()}`; do not edit) -->",
+             f"Preset `{p['preset']}`, {int(p['steps'])} steps, scored on the test split (n = {int(p['n'])}); "
+             f"{len(have & wanted)} of the full grid's {len(wanted)} runs are in the table. A win needs seed ranges "
+             "that do not overlap; overlapping ranges are a tie.", "",
+             *comparison(records),
+             *(ablation(records, v.key) for v in VARIANTS if v.ablation),
+             collapses(records), END]
+    return "\n".join(lines)
+
+
+def update_readme(readme: str | Path, csv_path: str | Path) -> None:
+    """Replace README's claims block (between the markers) with claims_markdown(csv_path)."""
+    readme = Path(readme)
+    text = readme.read_text()
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"{readme} has no claims block: add the lines '{START} -->' and '{END}' where it goes")
+    readme.write_text(pattern.sub(lambda _: claims_markdown(csv_path), text))
+
+
+def readme_block(readme: str | Path) -> str:
+    match = re.search(re.escape(START) + r".*?" + re.escape(END), Path(readme).read_text(), re.S)
+    return match.group(0) if match else ""

@@ -1,0 +1,54 @@
+"""The claims block: a win needs seed ranges apart, overlapping ranges tie, every run counts; README's block is
+what igan_lite.claims writes from the shipped results csv."""
+from pathlib import Path
+
+import pytest
+
+from igan_lite.claims import claims_markdown, readme_block, update_readme
+from igan_lite.results_table import compare, write_csv
+
+ROOT = Path(__file__).parent.parent
+
+
+def record(variant, category, seed, fd, iou, collapsed=""):
+    return {"variant": variant, "row": variant, "category": category, "seed": seed, "preset": "lite", "steps": 500,
+            "n": 500, "split": "test", "threshold": 0.5, "fd_lite": fd, "nearest_iou": iou, "cov": 0.1, "mmd": 0.6,
+            "1nna": 1.0, "collapsed": collapsed, "f_schedule": "serial", "run": f"runs/{variant}-{category}-{seed}"}
+
+
+def test_a_win_needs_seed_ranges_apart():
+    a = [record("iggan", "chair", s, fd, 0.3) for s, fd in enumerate((4, 5, 6))]
+    apart = [record("vh", "chair", s, fd, 0.3) for s, fd in enumerate((7, 8, 9))]
+    overlapping = [record("vh", "chair", s, fd, 0.3) for s, fd in enumerate((5.5, 8, 9))]
+    assert compare(a, apart, "fd_lite") == "win" and compare(apart, a, "fd_lite") == "loss"
+    assert compare(a, overlapping, "fd_lite") == "tie"
+    assert compare(a, apart, "nearest_iou") == "tie"
+
+
+def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
+    rows = []
+    for s in range(3):
+        rows += [record("iggan", "chair", s, 4 + s, 0.35), record("vh", "chair", s, 20 + s, 0.2),
+                 record("iggan", "table", s, 30 + s, 0.4, "proxy" if s == 1 else ""), record("ea", "table", s, 31 + s, 0.2),
+                 record("iggan-nodom", "chair", s, 5 + s, 0.35)]
+    csv_path = tmp_path / "results.csv"
+    write_csv(rows, csv_path)
+    text = claims_markdown(csv_path)
+    assert "IG-GAN wins on 1 (chair), ties on 1 (table), loses on 0" in text
+    assert "IG-GAN, no DOM (L2-only proxy)** against the full recipe: FD-lite ↓ chair: tie" in text
+    assert "No measurable effect at this scale" in text
+    assert "IG-GAN (proxy + DOM) 1 of 6" in text and "15 runs" not in text
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- CLAIMS:START -->\nold\n<!-- CLAIMS:END -->\nrest\n")
+    update_readme(readme, csv_path)
+    assert readme_block(readme) == text and readme.read_text().endswith("rest\n")
+    readme.write_text("no block")
+    with pytest.raises(ValueError, match="has no claims block"):
+        update_readme(readme, csv_path)
+
+
+def test_readme_block_is_generated_from_the_shipped_results(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert readme_block("README.md") == claims_markdown("figures/results_lite.csv"), \
+        "README's claims block is stale: run `igan-lite claims --readme README.md`"
