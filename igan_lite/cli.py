@@ -87,10 +87,12 @@ def _sample(args) -> None:
 def _evaluate(args) -> None:
     from .evaluate import evaluate_run
 
-    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=args.inception)
+    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=args.inception,
+                          split=args.split)
     label = result["label"]
     reference = f"IoU vs {label['n']} reference {label['category']}s"
-    print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; data: {label['data']}")
+    print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; data: {label['data']}; "
+          f"surface level {label['threshold']}")
     print(f"3D: {label.get('note', reference)}")
     print(f"{'':>24} {'FD-lite':>8} {'nearest IoU':>11} {'COV':>6} {'MMD':>6} {'1-NNA':>6} {'occupancy':>9}")
     rows = {**{f"  {k}": v for k, v in result.get("snapshots", {}).items()},
@@ -199,6 +201,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--inception", nargs="?", const=True, default=None, metavar="WEIGHTS",
                    help="also the standard FID, with InceptionV3 weights from WEIGHTS or torch.hub's cache "
                         "(pytorch-fid or torch-fidelity file; never downloaded)")
+    e.add_argument("--split", default="test", choices=["validation", "test"],
+                   help="held-out shapes to score on (splits.py); choose settings on validation, report test")
     e.set_defaults(func=_evaluate)
 
     r = sub.add_parser("reproduce", help="train and evaluate IG-GAN, the VH/AO/EA baselines and the ablations; "

@@ -118,7 +118,7 @@ def generate(G, n: int, seed: int) -> np.ndarray:
 def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool = True, snapshots: bool = False,
                  inception: str | Path | bool | None = None, split: str = "test") -> dict:
     """Score RUN's generator (and, with `snapshots`, every saved step) against the ground truth; writes
-    RUN/evaluation.json and returns it. ShapeNet-lite runs: f's surface level is chosen on the validation split
+    RUN/evaluation.json (RUN/evaluation-validation.json for the validation split) and returns it. ShapeNet-lite runs: f's surface level is chosen on the validation split
     (choose_threshold), the scores are measured on `split` (test). `inception` (a weight file, or True for
     torch.hub's cache) adds the standard FID of the generator and of the real-vs-real floor (inception.py)."""
     run = Path(run)
@@ -158,5 +158,6 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
         if floor is not None:
             result["real_vs_real_fid"] = feature_fd(net_fid, _renders(floor, p, seed + 2), real)
-    checkpoint.write_text_atomic(run / "evaluation.json", json.dumps(result, indent=2))
+    checkpoint.write_text_atomic(run / ("evaluation.json" if split == "test" else f"evaluation-{split}.json"),
+                                 json.dumps(result, indent=2))
     return result
