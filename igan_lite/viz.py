@@ -119,6 +119,29 @@ def plot_metrics(runs: list[dict] | dict[str, list[dict]], panels: dict = METRIC
     return fig
 
 
+def seed_bands(groups: dict[str, list[list[dict]]], panels: dict = METRIC_PANELS, smooth: int = 9):
+    """Each group's curves over seeds ({label: [metrics rows of each seed]}): the median across seeds as a line,
+    the min-max across seeds as a band, moving average over `smooth` steps; one panel per single-key group."""
+    panels = {t: k for t, k in panels.items() if len(k) == 1}
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), squeeze=False)
+    for ax, (title, (key,)) in zip(axes[0], panels.items()):
+        for label, seeds in groups.items():
+            steps = min(len(rows) for rows in seeds)
+            y = np.array([[r[key] for r in rows[:steps]] for rows in seeds if rows and key in rows[0]], dtype=float)
+            if not len(y):
+                continue
+            if steps >= smooth > 1:
+                y = np.stack([np.convolve(v, np.ones(smooth) / smooth, mode="valid") for v in y])
+            x = np.arange(steps - y.shape[1] + 1, steps + 1)
+            line, = ax.plot(x, np.median(y, 0), label=f"{label} ({len(y)} seeds)")
+            ax.fill_between(x, y.min(0), y.max(0), color=line.get_color(), alpha=0.2, lw=0)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def ablation_panel(run_variant, reference: dict):
     """ipywidgets: set DOM and its weight, proxy pretraining and the mode-seeking weight, press "train": the
     new run's curves are drawn over the `reference` runs' ({label: run folder}) and its samples shown.
