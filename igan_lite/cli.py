@@ -104,7 +104,7 @@ def _evaluate(args) -> None:
     if "fid" in result["generator"]:
         floor = f", real vs real {result['real_vs_real_fid']:.2f}" if "real_vs_real_fid" in result else ""
         print(f"FID ({label['fid_extractor']}, n={label['n']}): generator {result['generator']['fid']:.2f}{floor}")
-    print(f"written to {args.run}/evaluation.json")
+    print(f"written to {args.run}/{'evaluation.json' if args.split == 'test' else f'evaluation-{args.split}.json'}")
 
 
 def _reproduce(args) -> None:

@@ -149,7 +149,7 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     if baselines:
         torch.manual_seed(config["seed"])
         untrained = build_nets(p, config["method"]).G.eval()
-        result["untrained_generator"] = rendered_score(generate(untrained, n, seed), threshold=t)
+        result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
         if floor is not None:
             result["real_vs_real"] = rendered_score(floor, seed + 2)

@@ -60,12 +60,17 @@ def run_name(v: Variant, seed: int) -> str:
 
 
 SPEED_FIELDS = ("render_workers", "threads", "checkpoint_every", "sample_every")  # fields no number depends on
+# fields only IG-GAN's training reads (its proxy, f's schedule and surface level); a baseline ignores them
+IGGAN_FIELDS = ("proxy_width", "lr_proxy", "lambda_l2", "lambda_dom", "proxy_steps", "g_hold_proxy_error",
+                "threshold_range", "pretrain", "pretrain_shapes", "pretrain_steps", "run_ahead")
 
 
 def recipe_mismatch(run: Path, wanted: Preset) -> list[str]:
-    """The preset fields (other than SPEED_FIELDS) in which RUN was trained differently from `wanted`."""
-    have = preset_from_dict(read_config(run)["preset"], f"{run}/config.json")
-    return [k for k in wanted.__dataclass_fields__ if k not in SPEED_FIELDS + ("name",) and getattr(have, k) != getattr(wanted, k)]
+    """The preset fields RUN's numbers depend on in which it was trained differently from `wanted`."""
+    config = read_config(run)
+    have = preset_from_dict(config["preset"], f"{run}/config.json")
+    ignored = SPEED_FIELDS + ("name",) + (IGGAN_FIELDS if config["method"] != "iggan" else ())
+    return [k for k in wanted.__dataclass_fields__ if k not in ignored and getattr(have, k) != getattr(wanted, k)]
 
 
 def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, checkpoints: Path, use_shipped: bool,
@@ -128,7 +133,7 @@ def reference_records(category: str, seed: int, result: dict) -> list[dict]:
     """The reference rows (untrained generator, random boxes, real-vs-real floor) of one IG-GAN evaluation."""
     label = result["label"]
     return [{"variant": key, "row": name, "category": category, "seed": seed, "preset": label["preset"], "steps": 0,
-             "n": label["n"], "split": label["split"], "threshold": 0.5 if key != "untrained_generator" else label["threshold"],
+             "n": label["n"], "split": label["split"], "threshold": 0.5,
              **{m: result[key][m] for m in METRICS}, "collapsed": "", "f_schedule": "", "run": ""}
             for key, name in REFERENCES.items() if key in result]
 
