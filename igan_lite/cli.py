@@ -85,6 +85,7 @@ def _sample(args) -> None:
 
 def _evaluate(args) -> None:
     from .evaluate import evaluate_run
+    from .run_folder import RunFolder
 
     result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=args.inception)
     label = result["label"]
@@ -101,7 +102,7 @@ def _evaluate(args) -> None:
     if "fid" in result["generator"]:
         floor = f", real vs real {result['real_vs_real_fid']:.2f}" if "real_vs_real_fid" in result else ""
         print(f"FID ({label['fid_extractor']}, n={label['n']}): generator {result['generator']['fid']:.2f}{floor}")
-    print(f"written to {args.run}/evaluation.json")
+    print(f"written to {RunFolder(args.run).evaluation_file}")
 
 
 def _reproduce(args) -> None:

@@ -48,18 +48,6 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """torch's intra-op threads set to n (0: left as they are) for the block, then restored."""
-    before = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @dataclass(frozen=True)
 class Rank:
     """This process's place in a torchrun job."""

@@ -24,7 +24,7 @@ from .preset_rules import check_seed
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
-from .run_folder import load_generator, read_config
+from .run_folder import RunFolder, load_generator, read_config
 from .shapes import CATEGORIES
 
 CACHE = Path.home() / ".cache" / "igan-lite"
@@ -132,7 +132,7 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
               "generator": score(fake, fake_images, reference, real, net)}
     if snapshots:
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed))
-                               for f in sorted((run / "generators").glob("step_*.pt"))}
+                               for f in RunFolder(run).snapshots()}
     if baselines:
         torch.manual_seed(config["seed"])
         untrained = build_nets(p).G.eval()
@@ -145,5 +145,5 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
         if floor is not None:
             result["real_vs_real_fid"] = feature_fd(net_fid, _renders(floor, p, seed + 2), real)
-    checkpoint.write_text_atomic(run / "evaluation.json", json.dumps(result, indent=2))
+    checkpoint.write_text_atomic(RunFolder(run).evaluation_file, json.dumps(result, indent=2))
     return result

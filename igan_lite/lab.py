@@ -23,7 +23,7 @@ from .presets import Preset, get_preset
 from .proxy_prior import blob_grids, speckle_grids
 from .render_pool import RenderPool
 from .run_folder import checkpoint_path, run_finished
-from .steps import draw_views, grids, pretrain_proxy
+from .steps import draw_views, grids, optimise, pretrain_proxy
 from .train import train
 
 
@@ -59,20 +59,11 @@ class ProxyLab:
             self.cams, self.thresholds = draw_views(rng, n_grids, p.threshold_range)
             self.grid, self.f_images = grids(self.cams, p, "cpu"), f.render(self.x, self.cams, self.thresholds)
         self.train_idx, self.test_idx = np.arange(half), np.arange(half, n_grids)
-        self.d_log = self._train_discriminator(real, rng, d_steps, torch.optim.Adam(self.D.parameters(), p.lr_d, betas=p.betas))
+        adam, self.d_log = torch.optim.Adam(self.D.parameters(), p.lr_d, betas=p.betas), []
+        for _ in range(d_steps):  # D learns real chairs (label 1) vs f-renders of the lab's grids (label 0)
+            batch = real.batch(torch.from_numpy(rng.choice(len(real), n_grids)))
+            self.d_log.append(optimise(adam, losses.d_loss(self.D(batch), self.D(self.f_images))).item())
         self.D.requires_grad_(False)
-
-    def _train_discriminator(self, real, rng: np.random.Generator, steps: int, opt) -> list[float]:
-        """D learns real chairs (label 1) vs f-renders of the lab's grids (label 0)."""
-        log = []
-        for _ in range(steps):
-            batch = real.batch(torch.from_numpy(rng.choice(len(real), len(self.x))))
-            loss = losses.d_loss(self.D(batch), self.D(self.f_images))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            log.append(loss.item())
-        return log
 
     def proxy_images(self, R: torch.nn.Module, idx) -> torch.Tensor:
         with torch.no_grad():
@@ -85,10 +76,7 @@ class ProxyLab:
         tr = self.train_idx
         for _ in range(steps):
             proxy = proxy_render(R, self.x[tr], self.grid[tr], self.thresholds[tr])
-            loss, _, _ = losses.proxy_loss(proxy, self.f_images[tr], self.D, lambda_l2, lambda_dom)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            optimise(opt, losses.proxy_loss(proxy, self.f_images[tr], self.D, lambda_l2, lambda_dom)[0])
         te = self.test_idx
         proxy, real = self.proxy_images(R, te), self.f_images[te]
         with torch.no_grad():

@@ -1,6 +1,6 @@
 """The method table (docs/method.md §2, §8): for IG-GAN and each projection baseline, how the fakes D sees are
-drawn, which nets exist and which losses train them. A new baseline is a new row (its image formation, a
-function of the camera-aligned volume, goes beside the others in projection.py).
+drawn, which nets exist and which losses train them. A new baseline is a new row: its image formation, from
+the camera-aligned volume v (camera.resample_to_camera) and the background (the formulas: projection.py).
 
            fakes D sees            nets     losses (losses.py), in the order steps.py applies them
   iggan    f(G(z), c), by f        G R D    D: d_loss; R: proxy_loss (L2 + DOM); G: g_loss of R(G(z), c) + mode seeking
@@ -51,9 +51,9 @@ class Method:
 
 METHODS = {m.name: m for m in (
     Method("iggan", steps.iggan_step),
-    Method("vh", steps.projection_step, projection.visual_hull_image, silhouettes=True),
-    Method("ao", steps.projection_step, projection.absorption_only_image, silhouettes=True),
-    Method("ea", steps.projection_step, projection.emission_absorption_image, g_channels=2),
+    Method("vh", steps.projection_step, lambda v, bg: bg * (1 - projection.visual_hull(v)), silhouettes=True),
+    Method("ao", steps.projection_step, lambda v, bg: bg * (1 - projection.absorption_only(v)), silhouettes=True),
+    Method("ea", steps.projection_step, lambda v, bg: projection.emission_absorption(v[:, :1], v[:, 1:], bg), g_channels=2),
 )}
 
 

@@ -54,19 +54,6 @@ def emission_absorption(volume: torch.Tensor, emission: torch.Tensor, background
     return (emission * volume * t[:, :, :-1]).sum(2) + background * t[:, :, -1]
 
 
-def visual_hull_image(volume: torch.Tensor, background: float) -> torch.Tensor:
-    return background * (1 - visual_hull(volume))
-
-
-def absorption_only_image(volume: torch.Tensor, background: float) -> torch.Tensor:
-    return background * (1 - absorption_only(volume))
-
-
-def emission_absorption_image(volume: torch.Tensor, background: float) -> torch.Tensor:
-    """Channel 0 of `volume` is opacity, channel 1 emission."""
-    return emission_absorption(volume[:, :1], volume[:, 1:], background)
-
-
 def project(method: str, x: torch.Tensor, grid: torch.Tensor, background: float = 1.0) -> torch.Tensor:
     """A baseline generator's output x seen through the frustum grid -> images (B, 1, H, W) (methods.Method.project)."""
     from .methods import get_method  # the method table imports this module

@@ -18,7 +18,7 @@ import numpy as np
 from .data import build_dataset, default_dir, load_eval_voxels
 from .evaluate import evaluate_run
 from .presets import Preset, get_preset, preset_from_dict
-from .run_folder import checkpoint_path, export_run, last_samples, read_config, run_finished
+from .run_folder import RunFolder, checkpoint_path, export_run, last_samples, read_config, run_finished
 from .train import train
 
 METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
@@ -74,7 +74,7 @@ def schedule(run: Path) -> str:
 
 def evaluation(run: Path, n: int) -> dict:
     """RUN's evaluation.json, computed unless one with the same n is there (a damaged one is computed again)."""
-    path = run / "evaluation.json"
+    path = RunFolder(run).evaluation_file
     if path.exists():
         try:
             result = json.loads(path.read_text())
@@ -129,12 +129,11 @@ def reproduce(preset: str | Preset | None = None, categories=("chair", "table"),
 
 def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     """One row per variant: its last sample grid's real-renderer rows (8 fixed-z samples, 3 views)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the process's backend (a notebook's) stays as it is
     from PIL import Image
 
-    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 3.2 * len(runs)), squeeze=False)
+    fig = Figure(figsize=(8, 3.2 * len(runs)))
+    axes = fig.subplots(len(runs), 1, squeeze=False)
     for ax, (label, run) in zip(axes[:, 0], runs.items()):
         image = np.asarray(Image.open(last_samples(run)))
         ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255)
@@ -142,7 +141,6 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def summarise(label: str, category: str, p: Preset, n: int, scores: list[dict], seeds: int, f_schedule: str = "") -> dict:

@@ -23,24 +23,6 @@ from .nets import Generator
 from .presets import Preset, preset_from_dict
 
 
-def metric_rows(path: Path) -> list[dict]:
-    """The rows of a metrics.jsonl file. An unterminated last line (a write cut short by a kill) is left
-    out; any other line that is not a JSON object is a ValueError naming the file and the line."""
-    lines = path.read_text(errors="replace").split("\n")
-    lines.pop()  # "" after the final newline, or a torn line
-    rows = []
-    for i, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line) if line else {}
-        except json.JSONDecodeError:
-            row = None
-        if not isinstance(row, dict):
-            raise ValueError(f"{path} line {i} is not a JSON object: {line[:80]!r}")
-        if row:
-            rows.append(row)
-    return rows
-
-
 class RunFolder:
     """RUN/'s files by name; reading them (with errors that name the file) and writing them (atomically)."""
 
@@ -65,9 +47,23 @@ class RunFolder:
         return config
 
     def read_metrics(self) -> list[dict]:
+        """metrics.jsonl's rows. An unterminated last line (a write cut short by a kill) is left out; any other
+        line that is not a JSON object is a ValueError naming the file and the line."""
         if not self.metrics_file.exists():
             raise FileNotFoundError(f"{self.path} has no metrics.jsonl: is it a run folder written by `igan-lite train`?")
-        return metric_rows(self.metrics_file)
+        lines = self.metrics_file.read_text(errors="replace").split("\n")
+        lines.pop()  # "" after the final newline, or a torn line
+        rows = []
+        for i, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line) if line else {}
+            except json.JSONDecodeError:
+                row = None
+            if not isinstance(row, dict):
+                raise ValueError(f"{self.metrics_file} line {i} is not a JSON object: {line[:80]!r}")
+            if row:
+                rows.append(row)
+        return rows
 
     def finished(self, steps: int) -> bool:
         """Whether the checkpoint has reached `steps` iterations."""
@@ -97,7 +93,7 @@ class RunFolder:
             raise ValueError(f"checkpoint {path} has no generator matching its config ({type(e).__name__}: {str(e)[:200]})") from None
         return G.eval(), p
 
-    # --- written by train() (rank 0; every rank saves its own state) and evaluate.py ---
+    # --- written by train() ---
 
     def start(self, config: dict, resumed_at: int | None) -> None:
         """Folders and config.json; metrics.jsonl emptied for a new run, or cut back to the checkpoint's step
@@ -108,7 +104,7 @@ class RunFolder:
         if resumed_at is None:
             self.metrics_file.write_text("")
         elif self.metrics_file.exists():
-            rows = [r for r in metric_rows(self.metrics_file) if r.get("step", 0) <= resumed_at]
+            rows = [r for r in self.read_metrics() if r.get("step", 0) <= resumed_at]
             checkpoint.write_text_atomic(self.metrics_file, "".join(json.dumps(r) + "\n" for r in rows))
 
     def write_pretrain(self, log: list[dict]) -> None:
@@ -123,16 +119,8 @@ class RunFolder:
         save_image_grid(grid, self.samples / f"step_{step:06d}.png", ncols=8)
         checkpoint.save_atomic({"config": config, "step": step, "G": G.state_dict()}, self.generators / f"step_{step:06d}.pt")
 
-    def save_state(self, state: dict, rank: int = 0) -> None:
-        """The checkpoint (rank 0), or another torchrun rank's state beside it."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        checkpoint.save_atomic(state, self.checkpoint if rank == 0 else self.rank_state(rank))
 
-    def write_evaluation(self, result: dict) -> None:
-        checkpoint.write_text_atomic(self.evaluation_file, json.dumps(result, indent=2))
-
-
-# Shorthands the notebooks and evaluate.py use.
+# RunFolder(run)'s reading as the functions the notebooks, evaluate.py and reproduce.py call.
 def checkpoint_path(run: str | Path) -> Path:
     return RunFolder(run).checkpoint
 

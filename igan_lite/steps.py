@@ -1,9 +1,6 @@
-"""One training iteration per method (docs/method.md §2, §8), as flat functions of a run's Parts (train.py):
-`iggan_step` and `projection_step` (methods.py says which method takes which), the batches they draw, the
-proxy's pretraining (§3) and the sample grid. Nothing here builds a run or writes a file.
-
-f draws in render worker processes (render_pool.py); with `run_ahead` the next batch is drawn while the nets
-compute this one (`rendered_batch`).
+"""One training iteration per method (docs/method.md §2, §8) as a flat function of a run's Parts (train.py):
+`iggan_step`, `projection_step` (methods.py says which method takes which), the batches they draw (f in render
+workers, with `run_ahead` one batch ahead: `rendered_batch`), proxy pretraining (§3) and the sample grid.
 """
 from __future__ import annotations
 
@@ -29,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names the step and the phase (train() adds the last good checkpoint)."""
+    """A loss became NaN or infinite; the message names the step, the phase (and, from train(), the last checkpoint)."""
 
 
 def finite(loss: torch.Tensor, phase: str, step: int) -> torch.Tensor:
@@ -38,10 +35,11 @@ def finite(loss: torch.Tensor, phase: str, step: int) -> torch.Tensor:
     return loss
 
 
-def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
     opt.zero_grad()
     loss.backward()
     opt.step()
+    return loss
 
 
 @dataclass
@@ -66,10 +64,8 @@ class Clock:
         self.times[f"time_{phase}"], self.last = now - self.last, now
 
 
-# --- the pieces: G, f, D and the views they see ---------------------------------------------------------
-
 def draw_views(rng: np.random.Generator, n: int, threshold_range) -> tuple[list[Camera], np.ndarray]:
-    """n cameras from the prior p(c), and f's surface level per shape from U[threshold_range] (docs/method.md §10)."""
+    """n cameras from the prior p(c) and f's surface level per shape, U[threshold_range] (docs/method.md §10)."""
     return CameraPrior().sample(n, rng), rng.uniform(*threshold_range, n)
 
 
@@ -84,24 +80,18 @@ def generate(t: Parts, z: torch.Tensor, G: torch.nn.Module) -> torch.Tensor:
 
 
 def discriminate(D: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """D in float32 even under amp: its spectral norm's power iteration and the logits that DOM matches would
-    lose precision in bf16; D is the smallest of the three nets."""
+    """D in float32 even under amp: its spectral norm and the logits DOM matches need the precision."""
     return D(images.float())
 
 
-def draw(t: Parts, x: torch.Tensor, cams, thresholds) -> RenderJob:
-    """Send detached occupancies (channel 0) to f's render workers; returns at once (`.result()`: the images)."""
-    return t.renderer.submit(x[:, :1].detach().float().cpu(), cams, thresholds)
-
-
 def f(t: Parts, x: torch.Tensor, cams, thresholds) -> torch.Tensor:
-    """The real, non-differentiable renderer's images of x, on the run's device."""
-    return draw(t, x, cams, thresholds).result().to(t.device)
+    """The real, non-differentiable renderer's images of x's detached occupancy (channel 0), on the run's device."""
+    return t.renderer.render(x[:, :1].detach().float().cpu(), cams, thresholds).to(t.device)
 
 
 def submit(t: Parts, b: Batch) -> tuple[Batch, RenderJob]:
-    """A batch and f's job drawing it (run-ahead's pending batch)."""
-    return b, draw(t, b.x, b.cams, b.thresholds)
+    """b, and the render workers' job drawing it with f; returns at once."""
+    return b, t.renderer.submit(b.x[:, :1].detach().float().cpu(), b.cams, b.thresholds)
 
 
 def new_batch(t: Parts, grad: bool) -> Batch:
@@ -114,9 +104,8 @@ def new_batch(t: Parts, grad: bool) -> Batch:
 
 
 def rendered_batch(t: Parts, clock: Clock) -> tuple[Batch, torch.Tensor]:
-    """A generated batch and f's images of it. Serial: x = G(z) now, drawn now. Run-ahead (preset.run_ahead):
-    this batch was generated and sent to the workers during the previous step, by G before that step's update;
-    the next batch is sent now, to be drawn during this step's updates."""
+    """A generated batch and f's images of it: drawn now (serial), or sent to the workers during the previous
+    step, by G before that step's update, while the next one is sent now (run-ahead, docs/method.md §10)."""
     if not t.run_ahead:
         b = new_batch(t, grad=True)
         clock.lap("generator_forward")
@@ -133,12 +122,9 @@ def rendered_batch(t: Parts, clock: Clock) -> tuple[Batch, torch.Tensor]:
     return b, fake
 
 
-# --- the updates --------------------------------------------------------------------------------------
-
 def d_update(t: Parts, fake: torch.Tensor) -> dict:
-    """D: min -log D(y) - log(1 - D(fake)) on a real batch y (losses.d_loss), only while its accuracy is below
-    d_acc_max. Alone, D sees real and fake in two passes (as every shipped run); under torchrun in one (DDP
-    allows one forward per backward). VH and AO see silhouettes of the real images: all they can draw."""
+    """D: min -log D(y) - log(1 - D(fake)) on real images y (silhouettes for VH and AO: all they can draw), only
+    while its accuracy is below d_acc_max; two passes alone (as every shipped run), one under DDP."""
     real = t.real.batch(torch.from_numpy(t.rng.choice(len(t.real), t.p.batch_size))).to(t.device)
     real = projection.silhouettes(real, t.background) if t.method.silhouettes else real
     if t.rank.world == 1:
@@ -153,8 +139,8 @@ def d_update(t: Parts, fake: torch.Tensor) -> dict:
 
 
 def g_update(t: Parts, z: torch.Tensor, x: torch.Tensor, images: torch.Tensor, hold: bool = False) -> dict:
-    """G: min -log D(images) + lambda_ms / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps) (losses.g_loss,
-    losses.mode_seeking_loss), `images` differentiable in x = G(z); no update while `hold`. D stays frozen."""
+    """G: min -log D(images) + lambda_ms / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps), images differentiable
+    in x = G(z) (losses.g_loss, losses.mode_seeking_loss); no update while `hold`."""
     loss_g = finite(losses.g_loss(discriminate(t.nets.D, images)), "generator", t.step_count + 1)
     loss_ms = losses.mode_seeking_loss(x, z.to(t.device)) if t.p.lambda_ms > 0 else torch.zeros(())
     if not hold:
@@ -189,8 +175,7 @@ def iggan_step(t: Parts) -> dict:
 
 
 def projection_step(t: Parts) -> dict:
-    """One iteration of a projection baseline (docs/method.md §8): D on the projections of G's shapes, then G
-    through the same differentiable projection. No f, no proxy."""
+    """One iteration of a projection baseline (docs/method.md §8): D, then G through the same projection."""
     clock = Clock()
     b = new_batch(t, grad=True)  # x = G(z)
     clock.lap("generator_forward")
@@ -206,13 +191,11 @@ def projection_step(t: Parts) -> dict:
 
 
 def end_step(t: Parts, b: Batch, fake: torch.Tensor, clock: Clock, updates: dict, proxy: dict | None = None) -> dict:
-    """Count the step and return its metrics.jsonl row: the updates' losses, sample statistics, timings and warnings."""
+    """Count the step; its metrics.jsonl row: the updates, sample statistics, timings and warnings."""
     t.step_count += 1
     stats = {**sample_stats(b.x[:, :1].cpu(), fake.cpu(), background=t.background), **(proxy or {})}
     return {"step": t.step_count, **updates, **stats, **clock.times, "warnings": collapse_warnings(stats)}
 
-
-# --- before and beside the iterations -----------------------------------------------------------------
 
 def pretrain_proxy(R: torch.nn.Module, opt: torch.optim.Optimizer, f, G: torch.nn.Module, p: Preset,
                    rng: np.random.Generator, amp: bool = False, progress: bool = True) -> list[dict]:
@@ -235,12 +218,11 @@ def pretrain_proxy(R: torch.nn.Module, opt: torch.optim.Optimizer, f, G: torch.n
 
 
 def sample_grid(t: Parts) -> torch.Tensor:
-    """f's images of 8 fixed-z samples from the three SAMPLE_VIEWS, then R's (a baseline: its projection's)
-    images of the same: (6 * 8, C, H, W)."""
-    G, n = t.nets.G, len(t.fixed_z)
+    """f's images of 8 fixed samples from the SAMPLE_VIEWS, then R's (a baseline: its projection's): (48, C, H, W)."""
+    G, n = t.nets.G, 8
     G.eval()
     with torch.no_grad():
-        x = generate(t, t.fixed_z, G)
+        x = generate(t, torch.from_numpy(np.random.default_rng(1234).standard_normal((n, t.p.z_dim))).float(), G)
         rows = [f(t, x, [c] * n, [0.5] * n) for c in SAMPLE_VIEWS]
         for grid in [grids([c] * n, t.p, t.device) for c in SAMPLE_VIEWS]:
             rows.append(proxy_render(t.nets.R, x, grid, [0.5] * n, t.amp) if t.method.proxy

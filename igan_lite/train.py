@@ -6,7 +6,7 @@ continues bit for bit. Under torchrun every rank trains on its own batches (dist
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -52,10 +52,10 @@ def run_config(method: str, category: str, p: Preset, seed: int, world_size: int
 
 
 @dataclass
-class Parts:
+class Parts(AbstractContextManager):
     """What one run trains and draws with, and where it stands: `step_count`, and the run-ahead batch f is
     drawing (`pending`). `train`: the nets as the forward pass before their own update uses them (DDP-wrapped
-    under torchrun). `close()` (or `with`) ends f's render workers."""
+    under torchrun). Leaving `with` ends f's render workers."""
 
     config: dict
     p: Preset
@@ -72,7 +72,6 @@ class Parts:
     real: ImageDataset
     renderer: RenderPool
     background: float
-    fixed_z: torch.Tensor  # the sample grid's 8 codes
     step_count: int = 0
     pending: tuple[steps.Batch, RenderJob] | None = None
 
@@ -80,14 +79,8 @@ class Parts:
     def run_ahead(self) -> bool:
         return self.p.run_ahead and self.method.proxy
 
-    def close(self) -> None:
-        self.renderer.close()
-
-    def __enter__(self) -> Parts:
-        return self
-
     def __exit__(self, *exc) -> None:
-        self.close()
+        self.renderer.close()
 
 
 def build(config: dict, device: str = "cpu", amp: bool | None = None, rank: distributed.Rank = distributed.SINGLE) -> Parts:
@@ -97,10 +90,8 @@ def build(config: dict, device: str = "cpu", amp: bool | None = None, rank: dist
     p, method, seed = preset_from_dict(config["preset"]), get_method(config["method"]), config["seed"]
     dev = distributed.resolve_device(device)
     torch.manual_seed(seed)
-    nets = method.build_nets(p)
-    for net in (nets.G, nets.R, nets.D):
-        if net is not None:
-            net.to(dev)
+    built = method.build_nets(p)
+    nets = Nets(*(net.to(dev) if net is not None else None for net in (built.G, built.R, built.D)))
     if rank.world > 1:  # each rank draws its own z, cameras and real batches
         torch.manual_seed(seed * 1000 + rank.rank)
         if p.d_minibatch_std:
@@ -111,8 +102,7 @@ def build(config: dict, device: str = "cpu", amp: bool | None = None, rank: dist
     settings, real = render_settings(p), real_images(config, p, rank)
     return Parts(config, p, method, dev, use_amp(p, dev) if amp is None else amp, rank, nets, train,
                  adam(nets.G, p.lr_g), adam(nets.R, p.lr_proxy), adam(nets.D, p.lr_d), rng, real,
-                 RenderPool(p.render_workers if method.proxy else 0, settings), settings.background[0],
-                 torch.from_numpy(np.random.default_rng(1234).standard_normal((8, p.z_dim))).float())
+                 RenderPool(p.render_workers if method.proxy else 0, settings), settings.background[0])
 
 
 def real_images(config: dict, p: Preset, rank: distributed.Rank) -> ImageDataset:
@@ -134,18 +124,18 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
     `data`: a dataset folder (`igan-lite dataset build`, own_data.py) to train on instead of ShapeNet-lite
     `category`; config.json records its path and manifest hash, and the run takes the dataset's name.
     `callback(row, parts)`, if given, is called after every step (notebooks draw live plots with it).
-    `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts G and R to bf16.
-    Torch's thread count is the preset's `threads` while it trains, and restored after."""
+    `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts G and R to bf16."""
     p = get_preset(preset)
     dev = distributed.resolve_device(device)
     rank = distributed.init_from_env(dev)
     record = data_record(data, p) if data is not None else None
     config = run_config(method, record["name"] if record else category, p, seed, rank.world, record)
     config["amp"] = use_amp(p, dev) if amp is None else amp  # what this machine runs: part of the run's numbers
-    folder = RunFolder(out)
+    folder, threads = RunFolder(out), torch.get_num_threads()
     state = _saved_state(folder, resume, config)
     try:
-        with locked(folder.path) if rank.main else nullcontext(), distributed.torch_threads(p.threads), \
+        torch.set_num_threads(p.threads or threads)  # the preset's (0: as it is) while training, restored after
+        with locked(folder.path) if rank.main else nullcontext(), \
                 build(config, distributed.cuda_device_of(dev), config["amp"], rank) as parts:
             if rank.main and not resume and folder.checkpoint.exists():  # written by another process meanwhile
                 raise FileExistsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -154,6 +144,7 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
         kept = f"the last good checkpoint is {folder.checkpoint}" if folder.checkpoint.exists() else "no checkpoint was written yet"
         raise TrainingDiverged(f"{e}; {kept}. Try lower learning rates or a smaller lambda_dom.") from None
     finally:
+        torch.set_num_threads(threads)
         if rank.world > 1:
             distributed.leave()
     return folder.path
@@ -179,6 +170,7 @@ def _loop(t: Parts, folder: RunFolder, state: dict | None, progress: bool, callb
     if state is not None:  # loaded before anything is written: a checkpoint that does not fit changes nothing
         pending = checkpoint.restore(t, state, None if rank.main else checkpoint.load(folder.rank_state(rank.rank)), folder.path)
         t.pending = steps.submit(t, pending) if pending is not None and t.run_ahead else None
+    folder.path.mkdir(parents=True, exist_ok=True)
     if rank.main:
         folder.start(t.config, t.step_count if state is not None else None)
     if state is None:
@@ -211,6 +203,6 @@ def _loop(t: Parts, folder: RunFolder, state: dict | None, progress: bool, callb
 def _save(t: Parts, folder: RunFolder) -> None:
     """The checkpoint (rank 0), or this rank's RNG state beside it."""
     if t.rank.main:
-        folder.save_state(checkpoint.run_state(t))
+        checkpoint.save_atomic(checkpoint.run_state(t), folder.checkpoint)
     else:
-        folder.save_state({"config": t.config, **checkpoint.rank_state(t)}, t.rank.rank)
+        checkpoint.save_atomic({"config": t.config, **checkpoint.rank_state(t)}, folder.rank_state(t.rank.rank))
