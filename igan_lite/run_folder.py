@@ -120,29 +120,21 @@ class RunFolder:
         checkpoint.save_atomic({"config": config, "step": step, "G": G.state_dict()}, self.generators / f"step_{step:06d}.pt")
 
 
-# RunFolder(run)'s reading as the functions the notebooks, evaluate.py and reproduce.py call.
 def checkpoint_path(run: str | Path) -> Path:
     return RunFolder(run).checkpoint
 
 
-def read_config(run: str | Path) -> dict:
-    return RunFolder(run).read_config()
+def _of_path(method):
+    """RunFolder(run).method(...) as a function of the run folder's path."""
+    def of_path(run: str | Path, *args):
+        return method(RunFolder(run), *args)
+    of_path.__doc__ = f"RunFolder(run).{method.__name__}(...): {method.__doc__}"
+    return of_path
 
 
-def read_metrics(run: str | Path) -> list[dict]:
-    return RunFolder(run).read_metrics()
-
-
-def run_finished(run: str | Path, steps: int) -> bool:
-    return RunFolder(run).finished(steps)
-
-
-def last_samples(run: str | Path) -> Path:
-    return RunFolder(run).last_samples()
-
-
-def load_generator(run: str | Path, snapshot: str | Path | None = None) -> tuple[Generator, Preset]:
-    return RunFolder(run).generator(snapshot)
+# the names the notebooks, evaluate.py and reproduce.py read run folders by
+read_config, read_metrics, run_finished, last_samples, load_generator = map(_of_path, (
+    RunFolder.read_config, RunFolder.read_metrics, RunFolder.finished, RunFolder.last_samples, RunFolder.generator))
 
 
 def save_image_grid(images: torch.Tensor, path: Path, ncols: int) -> None:

@@ -202,7 +202,5 @@ def _loop(t: Parts, folder: RunFolder, state: dict | None, progress: bool, callb
 
 def _save(t: Parts, folder: RunFolder) -> None:
     """The checkpoint (rank 0), or this rank's RNG state beside it."""
-    if t.rank.main:
-        checkpoint.save_atomic(checkpoint.run_state(t), folder.checkpoint)
-    else:
-        checkpoint.save_atomic({"config": t.config, **checkpoint.rank_state(t)}, folder.rank_state(t.rank.rank))
+    state = checkpoint.run_state(t) if t.rank.main else {"config": t.config, **checkpoint.rank_state(t)}
+    checkpoint.save_atomic(state, folder.checkpoint if t.rank.main else folder.rank_state(t.rank.rank))
