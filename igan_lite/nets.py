@@ -172,6 +172,7 @@ class Nets:
 def build_nets(p: Preset, g_channels: int = 1, init_occupancy: float = 0.5, proxy: bool = True) -> Nets:
     """G, R and D as preset `p` sizes them (a method's: methods.Method.build_nets); R only with `proxy`."""
     channels = 3 if p.color else 1
-    R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width) if proxy else None  # before G: the seed draws as for every shipped run
+    # R before G: the seed's draws, as every shipped run was initialised
+    R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width) if proxy else None
     return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_channels, init_occupancy), R,
                 Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))
