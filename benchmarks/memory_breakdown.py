@@ -1,5 +1,5 @@
 """Where a lite training process's memory goes: its peak PSS (proportional set size, /proc/PID/smaps_rollup,
-sampled every 50 ms by a thread) during each stage of building and running a Trainer, render workers included. The stages follow
+sampled every 50 ms by a thread) during each stage of building and running a run, render workers included. The stages follow
 train.py: imports, Open3D's renderer, the dataset, the nets and optimisers, the pretraining bank (prior grids
 and f's images of them), pretraining steps, then training iterations.
 
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import threading
 import time
-from pathlib import Path
+from functools import partial
 
 from peak_memory import pss_mib, tree
 
@@ -50,15 +49,18 @@ def main() -> None:
     backend.open3d()
     mark("import open3d")
     from train_step import parse_sets
+    import torch
+    from igan_lite import steps
     from igan_lite.presets import get_preset
-    from igan_lite.train import Trainer, run_config
+    from igan_lite.train import build, run_config
     p = get_preset("lite", pretrain_steps=args.pretrain_steps, **parse_sets(args.set))
-    with Trainer(run_config("iggan", "chair", p, 0), Path(tempfile.mkdtemp())) as t:
-        mark(f"Trainer built (nets, optimisers, dataset of {len(t.real)} images, {p.render_workers} render worker)")
-        t.pretrain_proxy(progress=False)
+    torch.set_num_threads(p.threads)  # what train() does while it trains
+    with build(run_config("iggan", "chair", p, 0)) as t:
+        mark(f"run built (nets, optimisers, dataset of {len(t.real)} images, {p.render_workers} render worker)")
+        steps.pretrain_proxy(t.train.R, t.opt_r, partial(steps.f, t), t.nets.G, p, t.rng, t.amp, progress=False)
         mark(f"proxy pretrained ({p.pretrain_shapes} prior grids and their images, {p.pretrain_steps} steps)")
         for _ in range(args.steps):
-            t.step()
+            t.method.step(t)
         mark(f"{args.steps} training iterations")
     from machine import describe
     print(f"\n# PSS of the training process and its render workers, lite; {describe()}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
 from machine import describe
@@ -24,7 +23,7 @@ def main() -> None:
     with trainer("lite", 1, 0, False, overrides=parse_sets(args.set)) as t:
         measure(t, 1, nets_only=True)  # warm up, and replace f by a fixed batch
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-            rows = [t.step() for _ in range(args.steps)]
+            rows = [t.method.step(t) for _ in range(args.steps)]
     print(f"# lite iteration by operator, nets only, 1 thread, {args.steps} steps; {describe()}")
     print(", ".join(f"{ph} {1e3 * sum(r[f'time_{ph}'] for r in rows) / len(rows):.0f} ms" for ph in PHASES))
     print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=args.top,

@@ -24,10 +24,10 @@ def main() -> None:
     args = ap.parse_args()
     with trainer("lite", 1, args.render_workers, not args.no_run_ahead) as t:
         for _ in range(2):
-            t.step()
+            t.method.step(t)
         profile, t0 = cProfile.Profile(), time.perf_counter()
         profile.enable()
-        rows = [t.step() for _ in range(args.steps)]
+        rows = [t.method.step(t) for _ in range(args.steps)]
         profile.disable()
         wall = (time.perf_counter() - t0) / args.steps
     print(f"# lite iteration, {args.render_workers} render worker(s), run-ahead {not args.no_run_ahead}; {describe()}")

@@ -12,17 +12,16 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from igan_lite import checkpoint
+from igan_lite import checkpoint, steps
+from igan_lite.data import render_settings
 from igan_lite.presets import get_preset
 from igan_lite.render_pool import RenderPool
-from igan_lite.train import Trainer, run_config
+from igan_lite.train import Parts, build, run_config
 
 from machine import describe
 
@@ -57,14 +56,28 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
+class FixedImages:
+    """f replaced by one fixed batch of its images (the nets-only rows)."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def render(self, *args) -> torch.Tensor:
+        return self.images
+
+    def close(self) -> None:
+        pass
+
+
 def trainer(preset: str, threads: int, workers: int, run_ahead: bool, nice: int = 10, device: str = "cpu",
-            overrides: dict | None = None, amp: bool | None = None, channels_last: bool = True) -> Trainer:
-    """A Trainer without pretraining; at lite, with the shipped chair run's generator and proxy."""
+            overrides: dict | None = None, amp: bool | None = None, channels_last: bool = True) -> Parts:
+    """A run's Parts (no pretraining), at `threads` torch threads; at lite, with the shipped chair run's G and R."""
     p = get_preset(preset, threads=threads, render_workers=workers, run_ahead=run_ahead, pretrain=False, **(overrides or {}))
-    t = Trainer(run_config("iggan", "chair", p, 0), Path(tempfile.mkdtemp()), device, amp)
+    torch.set_num_threads(threads)  # what train() does while it trains
+    t = build(run_config("iggan", "chair", p, 0), device, amp)
     if nice != 10:  # the pool's default
         t.renderer.close()
-        t.renderer = RenderPool(workers, t.settings, nice=nice)
+        t.renderer = RenderPool(workers, render_settings(p), nice=nice)
     if preset == "lite":
         start = checkpoint.load(START)
         t.nets.G.load_state_dict(start["G"]), t.nets.R.load_state_dict(start["R"])
@@ -72,20 +85,22 @@ def trainer(preset: str, threads: int, workers: int, run_ahead: bool, nice: int 
     return t
 
 
-def measure(t: Trainer, steps: int, nets_only: bool) -> dict:
+def measure(t: Parts, n_steps: int, nets_only: bool) -> dict:
     if t.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     if nets_only:  # the real renderer replaced by one fixed batch of its images
-        cached = t.f(t.generate(torch.randn(t.p.batch_size, t.p.z_dim)), *t.sample_views(t.p.batch_size)[:2])
-        t.f = lambda x, cams, thresholds: cached
+        b = steps.new_batch(t, grad=False)
+        images = steps.f(t, b.x, b.cams, b.thresholds)
+        t.renderer.close()
+        t.renderer = FixedImages(images)
     for _ in range(2):  # warm up (and fill the run-ahead pipeline)
-        t.step()
+        t.method.step(t)
     rows, t0 = [], time.perf_counter()
-    for _ in range(steps):
-        rows.append(t.step())
+    for _ in range(n_steps):
+        rows.append(t.method.step(t))
     if t.device.type == "cuda":
         torch.cuda.synchronize()
-    return {"total": (time.perf_counter() - t0) / steps, **{ph: float(np.mean([r[f"time_{ph}"] for r in rows])) for ph in PHASES}}
+    return {"total": (time.perf_counter() - t0) / n_steps, **{ph: float(np.mean([r[f"time_{ph}"] for r in rows])) for ph in PHASES}}
 
 
 def main() -> None:

@@ -102,6 +102,9 @@ class CameraPrior:
         return [Camera(float(a), float(e), self.distance, self.fov) for a, e in zip(az, el)]
 
 
+SAMPLE_VIEWS = [Camera(30.0, 25.0), Camera(150.0, 25.0), Camera(270.0, 25.0)]  # the sample grids' and figures' views
+
+
 def frustum_points(camera: Camera, size: int, depth: int) -> np.ndarray:
     """World points (depth, size, size, 3): `depth` samples along each pixel-centre ray, front to back,
     spanning the unit cube's bounding sphere. Row 0 is the top of the image."""

@@ -17,10 +17,6 @@ BRANCH = "main"
 CLONE = "/content/igan-lite"  # where the first cell clones the repository on Colab
 
 
-def on_colab() -> bool:
-    return "google.colab" in sys.modules
-
-
 def badge(notebook: str) -> str:
     """Markdown for an "Open in Colab" badge of notebooks/NOTEBOOK."""
     path = REPO_URL.removeprefix("https://github.com/")

@@ -19,13 +19,13 @@ from .camera import CameraPrior
 from .data import build_dataset, default_dir, has_voxels, load_dataset, load_eval_voxels, render_settings
 from .inception import load_inception
 from .metrics import MIN_FID_SAMPLES, FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
-from .nets import build_nets
+from .methods import get_method
 from .own_data import load_run_data
 from .preset_rules import check_seed
 from .presets import Preset
 from .proxy_prior import primitive_grids
 from .render import render_voxels
-from .run_folder import load_generator, read_config
+from .run_folder import RunFolder, load_generator, read_config
 from .shapes import CATEGORIES
 from .splits import split_sets
 
@@ -145,10 +145,10 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
               "generator": score(fake, fake_images, reference, real, net, t)}
     if snapshots:
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed), threshold=t)
-                               for f in sorted((run / "generators").glob("step_*.pt"))}
+                               for f in RunFolder(run).snapshots()}
     if baselines:
         torch.manual_seed(config["seed"])
-        untrained = build_nets(p, config["method"]).G.eval()
+        untrained = get_method(config["method"]).build_nets(p).G.eval()
         result["untrained_generator"] = rendered_score(generate(untrained, n, seed))
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
         if floor is not None:
@@ -158,6 +158,6 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
         if floor is not None:
             result["real_vs_real_fid"] = feature_fd(net_fid, _renders(floor, p, seed + 2), real)
-    checkpoint.write_text_atomic(run / ("evaluation.json" if split == "test" else f"evaluation-{split}.json"),
-                                 json.dumps(result, indent=2))
+    out = RunFolder(run).evaluation_file if split == "test" else run / f"evaluation-{split}.json"
+    checkpoint.write_text_atomic(out, json.dumps(result, indent=2))
     return result

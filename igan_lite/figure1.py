@@ -48,11 +48,12 @@ def category_meshes(run: str | Path, n: int = 3, seed: int = 0) -> dict[str, lis
 
 def figure1(runs: dict[str, str | Path], path: str | Path, n: int = 3, size: int = 160, seed: int = 0):
     """Write the figure: one row per category, n generated shapes then n real ones, each from VIEWS at size^2."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the process's backend (a notebook's) stays as it is
 
     settings = RenderSettings(image_size=size)
     cols = 2 * n * len(VIEWS)
-    fig, axes = plt.subplots(len(runs), cols, figsize=(cols * 1.1, len(runs) * 1.25), squeeze=False)
+    fig = Figure(figsize=(cols * 1.1, len(runs) * 1.25))
+    axes = fig.subplots(len(runs), cols, squeeze=False)
     for row, (category, run) in zip(axes, runs.items()):
         meshes = category_meshes(run, n, seed)
         tiles = [(kind, m) for kind in ("generated", "real") for m in meshes[kind] for _ in VIEWS]
@@ -66,5 +67,4 @@ def figure1(runs: dict[str, str | Path], path: str | Path, n: int = 3, size: int
         row[0].set_ylabel(category, fontsize=9)
     fig.tight_layout(pad=0.2)
     fig.savefig(path, dpi=150)
-    plt.close(fig)
     return Path(path)

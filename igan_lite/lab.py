@@ -2,24 +2,29 @@
 changes; `ablation_run` (notebook 05) trains short IG-GAN runs with DOM, pretraining or a weight changed.
 
 `ProxyLab` pretrains a proxy R0 on the prior (docs/method.md §3) and trains a discriminator D to tell
-real chair images from real-renderer images of generator-like grids. `fit(lambda_l2, lambda_dom)` then
+real chair images from real-renderer images of generator-like grids, from the public pieces: the nets
+(a training run's initial ones for the seed), f (a RenderPool, closed once its images are drawn) and the
+pretraining of steps.py. `fit(lambda_l2, lambda_dom)` then
 fine-tunes a copy of R0 on generator-like grids and reports, on held-out grids, the pixel error
 ||R - f||^2 and the discriminator mismatch |D(R) - D(f)|: DOM trades the first for the second.
 """
 from __future__ import annotations
 
 import copy
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import losses
+from .data import build_dataset, default_dir, load_dataset, render_settings
+from .nets import build_nets, proxy_render
 from .presets import Preset, get_preset
 from .proxy_prior import blob_grids, speckle_grids
+from .render_pool import RenderPool
 from .run_folder import checkpoint_path, run_finished
-from .train import Trainer, run_config, train
+from .steps import draw_views, grids, optimise, pretrain_proxy
+from .train import train
 
 
 def ablation_run(root: str | Path, category: str = "chair", preset: str | Preset | None = None, steps: int = 60,
@@ -40,36 +45,29 @@ class ProxyLab:
     def __init__(self, preset: str | Preset | None = None, category: str = "chair", seed: int = 0,
                  n_grids: int = 64, d_steps: int = 60):
         p = get_preset(preset)
-        self.trainer = t = Trainer(run_config("iggan", category, p, seed), Path(tempfile.mkdtemp(prefix="igan-lab-")))
-        self.pretrain_log = t.pretrain_proxy(progress=False)
-        self.R0 = copy.deepcopy(t.nets.R)
-        rng = np.random.default_rng(seed + 1)
-        half = n_grids // 2
-        grids = np.concatenate([blob_grids(p.voxel_res, half, rng), speckle_grids(p.voxel_res, n_grids - half, rng)])
-        self.x = torch.from_numpy(grids[rng.permutation(n_grids)])[:, None]
-        self.cams, self.thresholds, self.grid = t.sample_views(n_grids)
-        self.f_images = t.f(self.x, self.cams, self.thresholds)
-        t.close()  # the lab draws nothing more with f: end its render workers
+        torch.manual_seed(seed)
+        nets = build_nets(p)
+        self.R0, self.D = nets.R, nets.D
+        rng = np.random.default_rng(seed)  # pretraining and cameras draw what a training run with this seed does
+        real = load_dataset(build_dataset(category, p, default_dir(category, p), progress=False))
+        with RenderPool(p.render_workers, render_settings(p)) as f:
+            adam = torch.optim.Adam(self.R0.parameters(), p.lr_proxy, betas=p.betas)
+            self.pretrain_log = pretrain_proxy(self.R0, adam, f.render, nets.G, p, rng, progress=False)
+            grid_rng, half = np.random.default_rng(seed + 1), n_grids // 2
+            x = np.concatenate([blob_grids(p.voxel_res, half, grid_rng), speckle_grids(p.voxel_res, n_grids - half, grid_rng)])
+            self.x = torch.from_numpy(x[grid_rng.permutation(n_grids)])[:, None]
+            self.cams, self.thresholds = draw_views(rng, n_grids, p.threshold_range)
+            self.grid, self.f_images = grids(self.cams, p, "cpu"), f.render(self.x, self.cams, self.thresholds)
         self.train_idx, self.test_idx = np.arange(half), np.arange(half, n_grids)
-        self.D = t.nets.D
-        self.d_log = self._train_discriminator(d_steps)
+        adam, self.d_log = torch.optim.Adam(self.D.parameters(), p.lr_d, betas=p.betas), []
+        for _ in range(d_steps):  # D learns real chairs (label 1) vs f-renders of the lab's grids (label 0)
+            batch = real.batch(torch.from_numpy(rng.choice(len(real), n_grids)))
+            self.d_log.append(optimise(adam, losses.d_loss(self.D(batch), self.D(self.f_images))).item())
         self.D.requires_grad_(False)
-
-    def _train_discriminator(self, steps: int) -> list[float]:
-        """D learns real chairs (label 1) vs f-renders of the lab's grids (label 0)."""
-        t, log = self.trainer, []
-        for _ in range(steps):
-            real = t.real.batch(torch.from_numpy(t.rng.choice(len(t.real), len(self.x))))
-            loss = losses.d_loss(self.D(real), self.D(self.f_images))
-            t.opt_d.zero_grad()
-            loss.backward()
-            t.opt_d.step()
-            log.append(loss.item())
-        return log
 
     def proxy_images(self, R: torch.nn.Module, idx) -> torch.Tensor:
         with torch.no_grad():
-            return self.trainer.proxy(self.x[idx], self.grid[idx], self.thresholds[idx], R)
+            return proxy_render(R, self.x[idx], self.grid[idx], self.thresholds[idx])
 
     def fit(self, lambda_l2: float = 1.0, lambda_dom: float = 0.0, steps: int = 40, lr: float = 1e-3) -> dict:
         """Fine-tune a copy of R0 with lambda_l2 * L2 + lambda_dom * DOM; evaluate on held-out grids."""
@@ -77,11 +75,8 @@ class ProxyLab:
         opt = torch.optim.Adam(R.parameters(), lr)
         tr = self.train_idx
         for _ in range(steps):
-            proxy = self.trainer.proxy(self.x[tr], self.grid[tr], self.thresholds[tr], R)
-            loss, _, _ = losses.proxy_loss(proxy, self.f_images[tr], self.D, lambda_l2, lambda_dom)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            proxy = proxy_render(R, self.x[tr], self.grid[tr], self.thresholds[tr])
+            optimise(opt, losses.proxy_loss(proxy, self.f_images[tr], self.D, lambda_l2, lambda_dom)[0])
         te = self.test_idx
         proxy, real = self.proxy_images(R, te), self.f_images[te]
         with torch.no_grad():

@@ -4,11 +4,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from . import projection
+from . import distributed
 from .camera import resample_to_camera
 from .presets import Preset
 
@@ -126,6 +127,14 @@ class ProxyRenderer(nn.Module):
         return self.decoder(self.projection(v)).contiguous()
 
 
+def proxy_render(R: nn.Module, x: torch.Tensor, grid: torch.Tensor, thresholds, amp: bool = False) -> torch.Tensor:
+    """R on x shifted by 0.5 - threshold: f at level t on x equals f at level 0.5 on the shifted grid, so R
+    learns one renderer instead of a blur over unseen levels (docs/method.md §10). `amp`: bf16 autocast."""
+    shift = torch.as_tensor(0.5 - np.asarray(thresholds), dtype=x.dtype, device=x.device).view(-1, 1, 1, 1, 1)
+    with distributed.autocast(x.device, amp):
+        return R(x + shift, grid).float()
+
+
 class Discriminator(nn.Module):
     """D_ψ(y): images (B, C, H, W) in [0, 1] -> logits (B,). DCGAN-style strided 4x4 convs with
     spectral norm on every layer (docs/method.md §4), down to 4x4, then a linear layer.
@@ -160,17 +169,10 @@ class Nets:
     D: Discriminator
 
 
-def build_nets(p: Preset, method: str = "iggan") -> Nets:
-    """G, R and D as preset `p` sizes them; for a baseline `method` (projection.py) G emits its projection's
-    channels and there is no R."""
+def build_nets(p: Preset, g_channels: int = 1, init_occupancy: float = 0.5, proxy: bool = True) -> Nets:
+    """G, R and D as preset `p` sizes them (a method's: methods.Method.build_nets); R only with `proxy`."""
     channels = 3 if p.color else 1
-    if method != "iggan" and p.color:
-        raise ValueError(f"the {method} baseline is grayscale; use a preset with color=False")
-    if method == "iggan":
-        g_out, occupancy = 1, 0.5
-        R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width)
-    else:
-        g_out, occupancy, R = projection.channels(method), projection.init_occupancy(p.voxel_res), None
-    occupancy = p.g_init_occupancy or occupancy
-    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_out, occupancy), R,
+    # R before G: the seed's draws, as every shipped run was initialised
+    R = ProxyRenderer(p.voxel_res, p.image_size, channels, p.proxy_width) if proxy else None
+    return Nets(Generator(p.z_dim, p.voxel_res, p.g_width, p.g_smooth, g_channels, init_occupancy), R,
                 Discriminator(p.image_size, channels, p.d_width, p.d_minibatch_std))

@@ -12,7 +12,8 @@ the camera, and treat each of the `depth` samples along a ray as one voxel with 
 
 VH and AO produce only opacity: their images are dark silhouettes on the background, and they are
 trained against silhouettes of the real images (`silhouettes`), as PrGAN is. EA needs an emission e_i
-per voxel: its generator has a second output channel (`channels`). None of them shades.
+per voxel: its generator has a second output channel. None of them shades. Which baseline uses which image
+formation, and with how many generator channels: methods.py.
 """
 from __future__ import annotations
 
@@ -20,9 +21,6 @@ import math
 
 import torch
 
-from .camera import resample_to_camera
-
-METHODS = ("vh", "ao", "ea")
 EPS = 1e-6
 
 
@@ -31,11 +29,6 @@ def init_occupancy(depth: int) -> float:
     images are grey, not black. At the IG-GAN generator's 0.5 every ray is opaque (VH: 1 - e^-16 at 32
     samples), the gradient exp(-sum) vanishes and nothing learns (docs/experiments.md, run G)."""
     return math.log(2) / depth
-
-
-def channels(method: str) -> int:
-    """Generator output channels a method needs: occupancy, plus emission for EA."""
-    return 2 if method == "ea" else 1
 
 
 def visual_hull(volume: torch.Tensor) -> torch.Tensor:
@@ -62,16 +55,10 @@ def emission_absorption(volume: torch.Tensor, emission: torch.Tensor, background
 
 
 def project(method: str, x: torch.Tensor, grid: torch.Tensor, background: float = 1.0) -> torch.Tensor:
-    """A generator's output x (B, channels(method), N, N, N) seen through the frustum grid -> images (B, 1, H, W)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown projection {method!r}; expected one of {list(METHODS)}")
-    if x.shape[1] != channels(method):
-        raise ValueError(f"{method} needs generator output with {channels(method)} channel(s), got shape {tuple(x.shape)}")
-    volume = resample_to_camera(x, grid)
-    if method == "ea":
-        return emission_absorption(volume[:, :1], volume[:, 1:], background)
-    alpha = visual_hull(volume) if method == "vh" else absorption_only(volume)
-    return background * (1 - alpha)
+    """A baseline generator's output x seen through the frustum grid -> images (B, 1, H, W) (methods.Method.project)."""
+    from .methods import get_method  # the method table imports this module
+
+    return get_method(method, "projection").project(x, grid, background)
 
 
 def silhouettes(images: torch.Tensor, background: float = 1.0, tol: float = 1 / 255) -> torch.Tensor:

@@ -10,7 +10,6 @@ With `only_shipped` nothing is trained: the table is made of what `checkpoints/`
 """
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from .diagnostics import collapsed
 from .evaluate import evaluate_run
 from .figure1 import figure1
 from .presets import Preset, get_preset, preset_from_dict
-from .run_folder import checkpoint_path, export_run, last_samples, read_config, read_metrics, run_finished
+from .run_folder import RunFolder, checkpoint_path, export_run, last_samples, read_config, read_metrics, run_finished
 from .shapes import CATEGORIES
 from .train import train
 
@@ -103,7 +102,7 @@ def schedule(run: Path) -> str:
 def evaluation(run: Path, n: int, references: bool) -> dict:
     """RUN's evaluation.json, computed unless one of this protocol (n, test split, `references` rows) is there
     (a damaged one is computed again)."""
-    path = run / "evaluation.json"
+    path = RunFolder(run).evaluation_file
     if path.exists():
         try:
             result = json.loads(path.read_text())
@@ -180,10 +179,11 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
 
 def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     """One row per variant: its last sample grid's real-renderer rows (8 fixed-z samples, 3 views)."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the process's backend (a notebook's) stays as it is
     from PIL import Image
 
-    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 3.2 * len(runs)), squeeze=False)
+    fig = Figure(figsize=(8, 3.2 * len(runs)))
+    axes = fig.subplots(len(runs), 1, squeeze=False)
     for ax, (label, run) in zip(axes[:, 0], runs.items()):
         image = np.asarray(Image.open(last_samples(run)))
         ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255)
@@ -191,4 +191,3 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

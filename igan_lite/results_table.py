@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .reproduce import ABLATION_CATEGORIES, METRICS, VARIANTS, grid
+from .reproduce import METRICS, VARIANTS, grid
 from .shapes import CATEGORIES
 
 LOWER_IS_BETTER = {"fd_lite": True, "nearest_iou": False, "cov": False, "mmd": True, "1nna": True}

@@ -7,11 +7,11 @@ import numpy as np
 import torch
 
 from .backend import open3d
+from .camera import SAMPLE_VIEWS
 from .data import render_settings
 from .preset_rules import check_seed
 from .render import render_voxels, voxels_to_mesh
-from .run_folder import load_generator, save_image_grid
-from .train import SAMPLE_VIEWS
+from .run_folder import RunFolder, save_image_grid
 
 MAX_SAMPLES = 1024  # renders.png is one row per view, n tiles wide
 
@@ -20,8 +20,9 @@ def sample_run(run: str | Path, n: int = 16, out: str | Path | None = None, seed
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLES:
         raise ValueError(f"sample n: expected an int in [1, {MAX_SAMPLES}], got {n!r}")
     check_seed(seed, "sample seed")
-    G, p = load_generator(run)
-    out = Path(out) if out is not None else Path(run) / "samples-final"
+    folder = RunFolder(run)
+    G, p = folder.generator()
+    out = Path(out) if out is not None else folder.final_samples
     out.mkdir(parents=True, exist_ok=True)
     z = torch.from_numpy(np.random.default_rng(seed).standard_normal((n, p.z_dim))).float()
     with torch.no_grad():

@@ -1,7 +1,6 @@
 """Hostile files and folders: checkpoints load no code, a folder has one writer, nothing is written before a
 resume is validated, torn or corrupt files are named, and the CLI has one error path
 (docs/bad_inputs.md lists every case with its test id)."""
-import json
 import os
 import shutil
 
@@ -102,12 +101,12 @@ def test_checkpoint_from_a_newer_version_is_named(run):
 
 def test_run_ahead_state_is_tensors_only_and_legacy_cameras_still_load(tmp_path, monkeypatch):
     from igan_lite.camera import Camera
-    from igan_lite.train import Trainer, run_config
+    from igan_lite.train import build, run_config
 
     monkeypatch.chdir(tmp_path)
-    with Trainer(run_config("iggan", "chair", get_preset(P, run_ahead=True), 0), tmp_path) as trainer:
-        trainer.step()
-        state = trainer.state()
+    with build(run_config("iggan", "chair", get_preset(P, run_ahead=True), 0)) as t:
+        t.method.step(t)
+        state = checkpoint.run_state(t)
     assert isinstance(state["pending"]["cams"], torch.Tensor)
     torch.save(state, tmp_path / "new.pt")
     torch.load(tmp_path / "new.pt", weights_only=True)  # no allow-list needed

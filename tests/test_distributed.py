@@ -11,22 +11,21 @@ import torch
 from igan_lite import checkpoint
 from igan_lite.distributed import resolve_device
 from igan_lite.presets import get_preset
-from igan_lite.train import Trainer, run_config
+from igan_lite.steps import generate, sample_grid
+from igan_lite.train import build, run_config
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
 SYNC_CHECK = """
-import sys
-from pathlib import Path
 import torch, torch.distributed as dist
 from igan_lite import distributed
 from igan_lite.presets import get_preset
-from igan_lite.train import Trainer, run_config
+from igan_lite.train import build, run_config
 
 rank = distributed.init_from_env(torch.device("cpu"))
 p = get_preset("smoke", pretrain=False, run_ahead=True)
-with Trainer(run_config("iggan", "chair", p, 0, rank.world), Path(sys.argv[1]), "cpu", rank=rank) as t:
-    rows = [t.step() for _ in range(3)]
+with build(run_config("iggan", "chair", p, 0, rank.world), "cpu", rank=rank) as t:
+    rows = [t.method.step(t) for _ in range(3)]
     def both(x):
         out = [torch.zeros_like(x) for _ in range(rank.world)]
         dist.all_gather(out, x.contiguous())
@@ -60,16 +59,16 @@ def test_resolve_device():
 def test_bf16_autocast_trains_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     p = get_preset("smoke", pretrain=False)
-    with Trainer(run_config("iggan", "chair", p, 0), tmp_path / "amp", "cpu", amp=True) as t:
-        rows = [t.step() for _ in range(2)]
-        assert t.generate(torch.randn(2, p.z_dim)).dtype == torch.float32  # losses and f see float32
+    with build(run_config("iggan", "chair", p, 0), "cpu", amp=True) as t:
+        rows = [t.method.step(t) for _ in range(2)]
+        assert generate(t, torch.randn(2, p.z_dim), t.nets.G).dtype == torch.float32  # losses and f see float32
     for r in rows:
         assert all(np.isfinite(r[k]) for k in ("loss_d", "loss_g", "proxy_l2", "proxy_dom"))
 
 
 def test_every_rank_keeps_the_same_nets_and_its_own_batches(tmp_path):
     (tmp_path / "sync_check.py").write_text(SYNC_CHECK)
-    done = subprocess.run(TORCHRUN + ["sync_check.py", "run"], **_env(tmp_path))
+    done = subprocess.run(TORCHRUN + ["sync_check.py"], **_env(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("synced") == 2
 
@@ -96,9 +95,9 @@ def test_the_paper_preset_runs_a_step_at_batch_2(tmp_path, monkeypatch):
     """The GPU preset's parts fit together (64³ voxels, 128² images, a 256-wide generator), here on the CPU."""
     monkeypatch.chdir(tmp_path)
     p = get_preset("paper", batch_size=2, n_shapes=8, pretrain=False, render_workers=0, run_ahead=False, threads=1)
-    with Trainer(run_config("iggan", "chair", p, 0), tmp_path / "paper") as t:
-        row = t.step()
-        assert t.sample_grid().shape == (48, 1, 128, 128)
+    with build(run_config("iggan", "chair", p, 0)) as t:
+        row = t.method.step(t)
+        assert sample_grid(t).shape == (48, 1, 128, 128)
     assert all(np.isfinite(row[k]) for k in ("loss_d", "loss_g", "proxy_l2"))
 
 

@@ -8,8 +8,11 @@ import torch
 
 from igan_lite import projection as P
 from igan_lite.camera import Camera, frustum_grid
+from igan_lite.methods import METHODS
 from igan_lite.presets import get_preset
 from igan_lite.train import train
+
+BASELINES = [m for m in METHODS if not METHODS[m].proxy]
 
 
 def ray(*values):
@@ -38,8 +41,8 @@ def test_projections_of_a_cube_and_their_gradients():
     x[:, 1] = 0.4
     x.requires_grad_(True)
     grid = frustum_grid([Camera(30.0, 20.0)], 32, 16)
-    for method in P.METHODS:
-        img = P.project(method, x[:, :P.channels(method)], grid)
+    for method in BASELINES:
+        img = P.project(method, x[:, :METHODS[method].g_channels], grid)
         assert img.shape == (1, 1, 32, 32)
         assert img[0, 0, 0, 0].item() == pytest.approx(1.0)  # corner: background
         assert img[0, 0, 16, 16].item() < 0.5  # centre: the cube
@@ -62,7 +65,7 @@ def test_silhouettes_keep_only_the_mask():
     assert P.silhouettes(img).flatten().tolist() == [1.0] * 5 + [0.0] + [1.0] * 10
 
 
-@pytest.mark.parametrize("method", P.METHODS)
+@pytest.mark.parametrize("method", BASELINES)
 def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     smoke = get_preset("smoke")
@@ -73,18 +76,17 @@ def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
     assert "proxy_error" not in rows[0] and rows[0]["time_projection"] > 0
     assert not (tmp_path / method / "pretrain.jsonl").exists()
     G, _ = load_generator(tmp_path / method)
-    assert G(torch.zeros(1, smoke.z_dim)).shape[1] == P.channels(method)
+    assert G(torch.zeros(1, smoke.z_dim)).shape[1] == METHODS[method].g_channels
 
 
 def test_baseline_generators_start_grey_not_black():
     from igan_lite.diagnostics import collapse_warnings, sample_stats
-    from igan_lite.nets import build_nets
 
     p = get_preset("smoke")
     grid = frustum_grid([Camera(a, 20.0) for a in range(0, 360, 45)], p.image_size, p.voxel_res)
-    for method in P.METHODS:
+    for method in BASELINES:
         torch.manual_seed(0)
-        x = build_nets(p, method).G(torch.randn(8, p.z_dim))
+        x = METHODS[method].build_nets(p).G(torch.randn(8, p.z_dim))
         images = P.project(method, x, grid)
         assert 0.5 < images.mean().item() < 0.95, method  # neither blank nor saturated
         opaque = torch.cat([torch.ones_like(x[:, :1]), torch.zeros_like(x[:, 1:])], 1)  # black, every ray opaque
