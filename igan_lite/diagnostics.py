@@ -1,7 +1,9 @@
 """Collapse detection: numbers that tell, during training, whether the generator is degenerating.
 
 The three collapses of docs/background.md §2: speckle of isolated voxels the proxy renders blank; all samples alike;
-occupancies stuck under f's threshold so f draws nothing. Each has a statistic and a plain warning.
+occupancies stuck under f's threshold so f draws nothing; and the later ones of docs/experiments.md: a dead proxy
+(run A3), DOM running away (run E seed 1), a saturated projection (run G). Each has a statistic and a plain warning;
+notebook 08 reproduces each one (failures.py).
 """
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ WARNINGS = {
     "opaque": (lambda s: s["dark_coverage"] > 0.6,
                "{dark_coverage:.0%} of pixels are black: a saturated projection, whose gradient vanishes"),
     "proxy": (lambda s: s.get("proxy_error", 0.0) > 0.05, "the proxy imitates f poorly on generator samples (L2 {proxy_error:.3f})"),
+    # healthy lite runs: DOM median 0.06-0.08, max below 1; run E seed 1 ran away to 5-100 (docs/experiments.md, F)
+    "dom": (lambda s: s.get("proxy_dom", 0.0) > 1.0,
+            "D's logits on the proxy's and on f's images are over a logit apart (DOM {proxy_dom:.2f}): D is winning, "
+            "and DOM pulls the proxy away from f"),
 }
 
 

@@ -50,7 +50,8 @@ class ProxyLab:
         self.R0, self.D = nets.R, nets.D
         rng = np.random.default_rng(seed)  # pretraining and cameras draw what a training run with this seed does
         real = load_dataset(build_dataset(category, p, default_dir(category, p), progress=False))
-        with RenderPool(p.render_workers, render_settings(p)) as f:
+        self.settings = render_settings(p)  # f's
+        with RenderPool(p.render_workers, self.settings) as f:
             adam = torch.optim.Adam(self.R0.parameters(), p.lr_proxy, betas=p.betas)
             self.pretrain_log = pretrain_proxy(self.R0, adam, f.render, nets.G, p, rng, progress=False)
             grid_rng, half = np.random.default_rng(seed + 1), n_grids // 2

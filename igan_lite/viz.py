@@ -169,3 +169,21 @@ def ablation_panel(run_variant, reference: dict):
 
     button.on_click(on_click)
     return widgets.VBox([widgets.HBox([dom, lambda_dom]), widgets.HBox([pretrain, lambda_ms]), button, out])
+
+
+def plot_failure(outcome, statistic: str, title: str = "", log: bool = False):
+    """A reproduced failure (failures.Outcome): `statistic` by step for the broken and the healthy run, with a
+    dot at every step where the failure's warning fired (diagnostics.collapse_warnings)."""
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    for label, rows, colour in (("broken", outcome.broken, "tab:red"), ("healthy", outcome.healthy, "tab:green")):
+        steps, values = [r["step"] for r in rows], [r[statistic] for r in rows]
+        ax.plot(steps, values, color=colour, label=label)
+        fired = [(s, v) for s, v, r in zip(steps, values, rows) if outcome.failure.kind in r["warnings"]]
+        if fired:
+            ax.scatter(*zip(*fired), color=colour, zorder=3, label=f"'{outcome.failure.kind}' warning")
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_yscale("log" if log else "linear")
+    ax.set_title(title or f"{outcome.name}: {statistic}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
