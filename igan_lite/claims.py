@@ -23,10 +23,12 @@ def outcome(found: dict[str, list[dict]], metric: str) -> str | None:
     if "iggan" not in found or not rivals:
         return None
     results = [compare(found["iggan"], r, metric) for r in rivals]
+    if "open" in results:
+        return "open"
     return "loss" if "loss" in results else "win" if all(x == "win" for x in results) else "tie"
 
 
-def _tally(outcomes: dict[str, str | None], words=("win", "tie", "loss")) -> str:
+def _tally(outcomes: dict[str, str | None], words=("win", "tie", "loss", "open")) -> str:
     scored = {c: o for c, o in outcomes.items() if o}
     parts = []
     for w in words:
@@ -43,22 +45,23 @@ def comparison(records: list[dict]) -> list[str]:
 
 def ablation(records: list[dict], key: str) -> str:
     """The full recipe against one ablation on the ablation categories: "win" means the ablation hurts."""
-    parts, effects = [], 0
+    parts, effects, decided = [], 0, False
     for m in HEADLINE:
         per = {}
         for c in ABLATION_CATEGORIES:
             found = by_variant(records, c)
             if "iggan" in found and key in found:
                 per[c] = compare(found["iggan"], found[key], m)
-        effects += sum(o != "tie" for o in per.values())
+        effects += sum(o in ("win", "loss") for o in per.values())
+        decided = decided or any(o != "open" for o in per.values())
         parts.append(f"{METRICS[m]} " + (", ".join(f"{c}: {_WORDS[o]}" for c, o in per.items()) or "no runs"))
     verdict = (" No measurable effect at this scale: every seed range overlaps, where the paper argues for it."
-               if effects == 0 and parts else "")
+               if effects == 0 and decided else "")
     return f"- **{LABELS[key]}** against the full recipe: " + "; ".join(parts) + "." + verdict
 
 
-_VERBS = {"win": "wins", "tie": "ties", "loss": "loses"}
-_WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie"}
+_VERBS = {"win": "wins", "tie": "ties", "loss": "loses", "open": "is undecided (under two seeds a side)"}
+_WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie", "open": "undecided (under two seeds)"}
 
 
 def collapses(records: list[dict]) -> str:
@@ -79,7 +82,7 @@ def claims_markdown(csv_path: str | Path) -> str:
     lines = [f"{START} (written by `igan-lite claims` from `{Path(csv_path).as_posix()}`; do not edit) -->",
              f"Preset `{p['preset']}`, {int(p['steps'])} steps, scored on the test split (n = {int(p['n'])}); "
              f"{len(have & wanted)} of the full grid's {len(wanted)} runs are in the table. A win needs seed ranges "
-             "that do not overlap; overlapping ranges are a tie.", "",
+             "that do not overlap; overlapping ranges are a tie; under two seeds a side nothing is decided.", "",
              *comparison(records),
              *(ablation(records, v.key) for v in VARIANTS if v.ablation),
              collapses(records), END]

@@ -2,7 +2,7 @@
 per method and category, and sentences that state only what the records show.
 
 A comparison is a win only when the seed ranges do not overlap (the winner's worst seed beats the loser's best);
-overlapping ranges are a tie. Every run counts, collapsed ones included (diagnostics.collapsed marks them).
+overlapping ranges are a tie; with fewer than two seeds a side it stays open. Every run counts, collapsed ones included (diagnostics.collapsed marks them).
 """
 from __future__ import annotations
 
@@ -49,8 +49,14 @@ def by_variant(records: list[dict], category: str) -> dict[str, list[dict]]:
     return found
 
 
+MIN_SEEDS = 2  # a side with fewer seeds has no range: no win, loss or tie can be called
+
+
 def compare(a: list[dict], b: list[dict], metric: str) -> str:
-    """"win" if every seed of `a` beats every seed of `b` on `metric`, "loss" the other way round, else "tie"."""
+    """"win" if every seed of `a` beats every seed of `b` on `metric`, "loss" the other way round, else "tie";
+    "open" while either side has fewer than MIN_SEEDS seeds."""
+    if min(len(a), len(b)) < MIN_SEEDS:
+        return "open"
     ca, cb = cell(a, metric), cell(b, metric)
     if LOWER_IS_BETTER[metric]:
         ca, cb = {"min": -ca["max"], "max": -ca["min"]}, {"min": -cb["max"], "max": -cb["min"]}

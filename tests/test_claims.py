@@ -23,6 +23,7 @@ def test_a_win_needs_seed_ranges_apart():
     assert compare(a, apart, "fd_lite") == "win" and compare(apart, a, "fd_lite") == "loss"
     assert compare(a, overlapping, "fd_lite") == "tie"
     assert compare(a, apart, "nearest_iou") == "tie"
+    assert compare(a[:1], apart[:1], "fd_lite") == "open"  # one seed a side has no range: nothing is decided
 
 
 def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
@@ -34,10 +35,10 @@ def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
     csv_path = tmp_path / "results.csv"
     write_csv(rows, csv_path)
     text = claims_markdown(csv_path)
-    assert "IG-GAN wins on 1 (chair), ties on 1 (table), loses on 0" in text
+    assert "IG-GAN wins on 1 (chair), ties on 1 (table), loses on 0, is undecided (under two seeds a side) on 0" in text
     assert "IG-GAN, no DOM (L2-only proxy)** against the full recipe: FD-lite ↓ chair: tie" in text
     assert "No measurable effect at this scale" in text
-    assert "IG-GAN (proxy + DOM) 1 of 6" in text and "15 runs" not in text
+    assert "IG-GAN (proxy + DOM) 1 of 6" in text
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- CLAIMS:START -->\nold\n<!-- CLAIMS:END -->\nrest\n")
@@ -46,6 +47,10 @@ def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
     readme.write_text("no block")
     with pytest.raises(ValueError, match="has no claims block"):
         update_readme(readme, csv_path)
+
+    write_csv(rows[:5], csv_path)  # seed 0 alone
+    assert "is undecided (under two seeds a side) on 2 (chair, table)" in claims_markdown(csv_path)
+    assert "No measurable effect" not in claims_markdown(csv_path)
 
 
 def test_readme_block_is_generated_from_the_shipped_results(monkeypatch):
