@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from .reproduce import ABLATION_CATEGORIES, METRICS, VARIANTS
-from .results_table import BASELINES, FULL_GRID, by_variant, compare, read_csv
+from .results_table import BASELINES, FULL_GRID, by_variant, compare, failed_to_learn, read_csv
 
 START, END = "<!-- CLAIMS:START", "<!-- CLAIMS:END -->"
 LABELS = {v.key: v.label for v in VARIANTS}
@@ -64,18 +64,20 @@ _VERBS = {"win": "wins", "tie": "ties", "loss": "loses", "open": "is undecided (
 _WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie", "open": "undecided (under two seeds)"}
 
 
-def collapses(records: list[dict]) -> str:
-    counts = []
+def collapses(records: list[dict], references: list[dict]) -> str:
+    failed, counts = failed_to_learn(records, references), []
     for v in VARIANTS:
         rows = [r for r in records if r["variant"] == v.key]
         if rows:
-            counts.append(f"{v.label} {sum(bool(r['collapsed']) for r in rows)} of {len(rows)}")
-    return "- **Collapsed runs** (`diagnostics.collapsed`; counted in every mean): " + "; ".join(counts) + "."
+            counts.append(f"{v.label} {sum(bool(r['collapsed']) for r in rows)} and "
+                          f"{sum(r['run'] in failed for r in rows)} of {len(rows)}")
+    return ("- **Collapsed and failed runs** (`diagnostics.collapsed`; FD-lite above random boxes', "
+            "`results_table.failed_to_learn`; all counted in every mean): " + "; ".join(counts) + ".")
 
 
 def claims_markdown(csv_path: str | Path) -> str:
     """The claims block for README.md, from the results csv at `csv_path`."""
-    records, _ = read_csv(csv_path)
+    records, references = read_csv(csv_path)
     have = {(r["variant"], r["category"], int(r["seed"])) for r in records}
     wanted = {(v.key, c, s) for v, c, s in FULL_GRID}
     p = records[0]
@@ -85,7 +87,7 @@ def claims_markdown(csv_path: str | Path) -> str:
              "that do not overlap; overlapping ranges are a tie; under two seeds a side nothing is decided.", "",
              *comparison(records),
              *(ablation(records, v.key) for v in VARIANTS if v.ablation),
-             collapses(records), END]
+             collapses(records, references), END]
     return "\n".join(lines)
 
 

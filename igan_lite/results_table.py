@@ -63,6 +63,13 @@ def compare(a: list[dict], b: list[dict], metric: str) -> str:
     return "win" if ca["min"] > cb["max"] else "loss" if ca["max"] < cb["min"] else "tie"
 
 
+def failed_to_learn(records: list[dict], references: list[dict]) -> set[str]:
+    """The runs (their folders) scored worse on FD-lite than unions of random boxes of their category: no better
+    than a shape prior with no training, whatever the collapse warnings said during the run."""
+    boxes = {r["category"]: r["fd_lite"] for r in references if r["variant"] == "random_boxes"}
+    return {r["run"] for r in records if r["category"] in boxes and r["fd_lite"] > boxes[r["category"]]}
+
+
 def markdown(records: list[dict], references: list[dict], missing: list[str], p, seeds) -> str:
     """The table, one block per category: mean ± std (min-max) over seeds, seeds found, collapsed runs."""
     lines = [f"# Results: preset `{p.name}`, {p.steps} steps, seeds {list(seeds)}", "",
@@ -70,20 +77,23 @@ def markdown(records: list[dict], references: list[dict], missing: list[str], p,
              f"{p.image_size}px renders; not Inception), real-renderer images of n generated shapes vs n real images of "
              "held-out test shapes. 3D: voxel IoU against n test shapes. f's surface level for each run was chosen "
              "on the validation split (evaluate.choose_threshold). Cells: mean ± std (min-max) over seeds; "
-             "\"collapsed\": runs diagnostics.collapsed flags, counted in the means. Written by `igan-lite reproduce`.", ""]
+             "\"collapsed\": runs diagnostics.collapsed flags; \"failed\": runs with a higher FD-lite than random boxes "
+             "(failed_to_learn); both counted in the means. Written by `igan-lite reproduce`.", ""]
+    failed = failed_to_learn(records, references)
     for category in dict.fromkeys(r["category"] for r in records):
         found = by_variant(records, category)
         lines += [f"## {category} (n = {int(records[0]['n'])})", "",
-                  "| | seeds | collapsed | " + " | ".join(METRICS.values()) + " |", "|---|---|---|" + "---|" * len(METRICS)]
+                  "| | seeds | collapsed | failed | " + " | ".join(METRICS.values()) + " |", "|---|---|---|---|" + "---|" * len(METRICS)]
         for v in VARIANTS:
             if v.key in found:
                 rows = found[v.key]
                 cells = [_format(cell(rows, m), len(rows)) for m in METRICS]
                 bad = sum(bool(r["collapsed"]) for r in rows)
-                lines.append(f"| {v.label} | {len(rows)} | {bad} | " + " | ".join(cells) + " |")
+                lines.append(f"| {v.label} | {len(rows)} | {bad} | {sum(r['run'] in failed for r in rows)} | "
+                             + " | ".join(cells) + " |")
         for r in references:
             if r["category"] == category:
-                lines.append(f"| {r['row']} (reference) | | | " + " | ".join(f"{r[m]:.3f}" for m in METRICS) + " |")
+                lines.append(f"| {r['row']} (reference) | | | | " + " | ".join(f"{r[m]:.3f}" for m in METRICS) + " |")
         lines.append("")
     if missing:
         lines += [f"Missing from this table ({len(missing)} runs): " + ", ".join(missing), ""]

@@ -38,7 +38,7 @@ def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
     assert "IG-GAN wins on 1 (chair), ties on 1 (table), loses on 0, is undecided (under two seeds a side) on 0" in text
     assert "IG-GAN, no DOM (L2-only proxy)** against the full recipe: FD-lite ↓ chair: tie" in text
     assert "No measurable effect at this scale" in text
-    assert "IG-GAN (proxy + DOM) 1 of 6" in text
+    assert "IG-GAN (proxy + DOM) 1 and 0 of 6" in text  # no references in this csv: nothing is compared with boxes
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- CLAIMS:START -->\nold\n<!-- CLAIMS:END -->\nrest\n")
@@ -48,6 +48,9 @@ def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
     with pytest.raises(ValueError, match="has no claims block"):
         update_readme(readme, csv_path)
 
+    boxes = {**record("random_boxes", "table", 0, 30.5, 0.1), "run": ""}  # table's random-boxes reference
+    write_csv(rows + [boxes], csv_path)
+    assert "IG-GAN (proxy + DOM) 1 and 2 of 6" in claims_markdown(csv_path)  # table seeds 1, 2: FD-lite 31, 32 > 30.5
     write_csv(rows[:5], csv_path)  # seed 0 alone
     assert "is undecided (under two seeds a side) on 2 (chair, table)" in claims_markdown(csv_path)
     assert "No measurable effect" not in claims_markdown(csv_path)
