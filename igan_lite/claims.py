@@ -12,6 +12,7 @@ from .reproduce import ABLATION_CATEGORIES, METRICS, VARIANTS
 from .results_table import BASELINES, FULL_GRID, by_variant, compare, failed_to_learn, read_csv
 
 START, END = "<!-- CLAIMS:START", "<!-- CLAIMS:END -->"
+BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
 LABELS = {v.key: v.label for v in VARIANTS}
 HEADLINE = ("fd_lite", "nearest_iou")  # the paper's metric (FID, here FD-lite) and the main 3D one
 
@@ -95,12 +96,11 @@ def update_readme(readme: str | Path, csv_path: str | Path) -> None:
     """Replace README's claims block (between the markers) with claims_markdown(csv_path)."""
     readme = Path(readme)
     text = readme.read_text()
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
+    if not BLOCK.search(text):
         raise ValueError(f"{readme} has no claims block: add the lines '{START} -->' and '{END}' where it goes")
-    readme.write_text(pattern.sub(lambda _: claims_markdown(csv_path), text))
+    readme.write_text(BLOCK.sub(lambda _: claims_markdown(csv_path), text))
 
 
 def readme_block(readme: str | Path) -> str:
-    match = re.search(re.escape(START) + r".*?" + re.escape(END), Path(readme).read_text(), re.S)
+    match = BLOCK.search(Path(readme).read_text())
     return match.group(0) if match else ""

@@ -19,7 +19,8 @@ import numpy as np
 from .diagnostics import collapsed
 from .evaluate import evaluate_run
 from .figure1 import figure1
-from .presets import Preset, get_preset, preset_from_dict
+from .methods import get_method
+from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
 from .run_folder import RunFolder, checkpoint_path, export_run, last_samples, read_config, read_metrics, run_finished
 from .shapes import CATEGORIES
 from .train import train
@@ -59,8 +60,8 @@ def run_name(v: Variant, seed: int) -> str:
     return f"{v.key}-seed{seed}"
 
 
-SPEED_FIELDS = ("render_workers", "threads", "checkpoint_every", "sample_every")  # fields no number depends on
-# fields only IG-GAN's training reads (its proxy, f's schedule and surface level); a baseline ignores them
+SPEED_FIELDS = (*SPEED_ONLY, "threads", "checkpoint_every", "sample_every")  # fields no number depends on
+# fields only a method with a proxy reads (R, f's schedule and surface level); a projection baseline ignores them
 IGGAN_FIELDS = ("proxy_width", "lr_proxy", "lambda_l2", "lambda_dom", "proxy_steps", "g_hold_proxy_error",
                 "threshold_range", "pretrain", "pretrain_shapes", "pretrain_steps", "run_ahead")
 
@@ -69,7 +70,7 @@ def recipe_mismatch(run: Path, wanted: Preset) -> list[str]:
     """The preset fields RUN's numbers depend on in which it was trained differently from `wanted`."""
     config = read_config(run)
     have = preset_from_dict(config["preset"], f"{run}/config.json")
-    ignored = SPEED_FIELDS + ("name",) + (IGGAN_FIELDS if config["method"] != "iggan" else ())
+    ignored = SPEED_FIELDS + ("name",) + (IGGAN_FIELDS if not get_method(config["method"]).proxy else ())
     return [k for k in wanted.__dataclass_fields__ if k not in ignored and getattr(have, k) != getattr(wanted, k)]
 
 
@@ -97,7 +98,7 @@ def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, chec
 def schedule(run: Path) -> str:
     """How RUN drew f: "run-ahead" (one batch ahead, in a worker) or "serial" (every run shipped before it existed)."""
     config = read_config(run)
-    return "run-ahead" if config["method"] == "iggan" and preset_from_dict(config["preset"], f"{run}/config.json").run_ahead else "serial"
+    return "run-ahead" if get_method(config["method"]).proxy and preset_from_dict(config["preset"], f"{run}/config.json").run_ahead else "serial"
 
 
 def evaluation(run: Path, n: int, references: bool) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .camera import CameraPrior
-from .data import FORMAT_VERSION, cache_status, dataset_config, load_dataset, load_eval_voxels, render_settings, write_dataset
+from .data import cache_status, dataset_config, load_dataset, load_eval_voxels, render_settings, write_dataset
 from .folder_lock import locked
 from .presets import Preset
 from .render import render_voxels
@@ -40,7 +40,7 @@ def build_split(category: str, p: Preset, split: str, n: int, root: str | Path =
     """Voxelise the split's 3n shapes and render its first n; cached like a dataset (data.py), rebuilt when stale."""
     _check(split, n)
     out = split_dir(category, p, split, n, root)
-    config = {**dataset_config(category, p, 0), "split": split, "n": n, "format_version": FORMAT_VERSION}
+    config = {**dataset_config(category, p, 0), "split": split, "n": n}
     out.mkdir(parents=True, exist_ok=True)
     with locked(out, wait=True):
         if cache_status(out, config) == "ok":
