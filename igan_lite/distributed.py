@@ -8,6 +8,7 @@ the run folder; every rank keeps its RNG state beside the checkpoint, so a resum
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 
@@ -95,9 +96,11 @@ def init_from_env(device: torch.device) -> Rank:
 
 
 def leave() -> None:
-    """Leave torchrun's process group (end of train())."""
+    """Leave torchrun's process group (end of train()), and free it now: a gloo group left for the interpreter's
+    teardown to free can abort the process there (SIGABRT, "terminate called without an active exception")."""
     if dist.is_initialized():
         dist.destroy_process_group()
+        gc.collect()
 
 
 def cuda_device_of(rank_device: torch.device) -> torch.device:

@@ -55,7 +55,8 @@ def run_config(method: str, category: str, p: Preset, seed: int, world_size: int
 class Parts(AbstractContextManager):
     """What one run trains and draws with, and where it stands: `step_count`, and the run-ahead batch f is
     drawing (`pending`). `train`: the nets as the forward pass before their own update uses them (DDP-wrapped
-    under torchrun). Leaving `with` ends f's render workers."""
+    under torchrun). Leaving `with` ends f's render workers and drops the DDP wrappers, so none still holds the
+    process group when distributed.leave() destroys it."""
 
     config: dict
     p: Preset
@@ -81,6 +82,7 @@ class Parts(AbstractContextManager):
 
     def __exit__(self, *exc) -> None:
         self.renderer.close()
+        self.train = self.nets
 
 
 def build(config: dict, device: str = "cpu", amp: bool | None = None, rank: distributed.Rank = distributed.SINGLE) -> Parts:

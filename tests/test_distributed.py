@@ -36,6 +36,7 @@ with build(run_config("iggan", "chair", p, 0, rank.world), "cpu", rank=rank) as 
             assert torch.equal(a, b), f"{name} differs between ranks"
     a, b = both(torch.tensor([r["loss_d"] for r in rows]))
     assert not torch.equal(a, b), "both ranks trained on the same batches"
+assert t.train.G is t.nets.G, "the DDP wrappers outlive the run"
 print("synced", flush=True)
 distributed.leave()
 """

@@ -1,0 +1,58 @@
+"""Train, ship and score chosen runs of the reproduce grid, one after another (docs/experiments.md, "The grid").
+
+`make checkpoints` trains the whole grid in one process; this script takes a part of it, so that two processes
+(one torch thread each) can share a 2-core machine, each finished run landing in CHECKPOINTS as it ends:
+
+    python scripts/grid_run.py --preset lite lamp/iggan-seed0 lamp/vh-seed0 ...
+
+Each RUN is CATEGORY/VARIANT-seedS with VARIANT a reproduce.VARIANTS key. A run is trained (or resumed) under
+--runs, exported slim to CHECKPOINTS/<preset>/CATEGORY/VARIANT-seedS (fp16 G; R only for seed 0) and scored
+there on the test split (reproduce.evaluation). A run already shipped is only scored, if it is not yet.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+from igan_lite.presets import PRESETS, get_preset
+from igan_lite.reproduce import VARIANTS, eval_size, evaluation, obtain_run
+from igan_lite.run_folder import export_run
+
+SPEC = re.compile(r"(?P<category>[a-z]+)/(?P<variant>[a-z-]+)-seed(?P<seed>\d+)")
+
+
+def parse_spec(text: str):
+    """"lamp/iggan-seed0" -> (Variant, "lamp", 0), or a one-line error naming what was expected."""
+    m = SPEC.fullmatch(text)
+    variants = {v.key: v for v in VARIANTS}
+    if not m or m["variant"] not in variants:
+        raise SystemExit(f"run {text!r}: expected CATEGORY/VARIANT-seedS with VARIANT one of {sorted(variants)}")
+    return variants[m["variant"]], m["category"], int(m["seed"])
+
+
+def main() -> None:
+    a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    a.add_argument("runs", nargs="+", metavar="RUN", help="CATEGORY/VARIANT-seedS, e.g. lamp/iggan-seed0")
+    a.add_argument("--preset", default="lite", choices=sorted(PRESETS))
+    a.add_argument("--checkpoints", default="checkpoints", type=Path)
+    a.add_argument("--runs-dir", default="runs/reproduce", type=Path)
+    args = a.parse_args()
+    p = get_preset(args.preset)
+    for variant, category, seed in map(parse_spec, args.runs):
+        start = time.time()
+        run = obtain_run(variant, category, p, seed, args.runs_dir, args.checkpoints, use_shipped=True,
+                         only_shipped=False, progress=True)
+        trained = time.time()
+        shipped = args.checkpoints / p.name / category / f"{variant.key}-seed{seed}"
+        if run != shipped:
+            export_run(run, shipped, proxy=seed == 0, half=True)
+        result = evaluation(shipped, eval_size(p), references=False)
+        print(f"{shipped}: trained in {(trained - start) / 60:.1f} min, scored in {(time.time() - trained) / 60:.1f} min; "
+              f"test FD-lite {result['generator']['fd_lite']:.3f}, nearest IoU {result['generator']['nearest_iou']:.3f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
