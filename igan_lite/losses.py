@@ -54,6 +54,12 @@ def proxy_loss(proxy_images, real_renders, discriminator, lambda_l2: float, lamb
     return lambda_l2 * l2 + lambda_dom * dom, l2, dom
 
 
+def d_ahead(acc: float, loss: float, acc_max: float, ahead_loss: float) -> bool:
+    """Whether D is ahead of G and skips its step (PlatonicGAN's balance: accuracy >= acc_max), and, where
+    ahead_loss > 0, its loss below ahead_loss too: right answers at near-chance confidence are not a lead."""
+    return acc >= acc_max and (ahead_loss == 0 or loss < ahead_loss)
+
+
 def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> float:
     """Fraction of real and fake images D classifies correctly (used to balance D)."""
     correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()

@@ -66,6 +66,7 @@ RULES: dict[str, Rule] = {
     "proxy_steps": _int(1, 100),
     "lambda_ms": _float(0, 1e6),
     "d_acc_max": _float(0, 1, open_lo=True),
+    "d_ahead_loss": _float(0, 1e6),
     "g_hold_proxy_error": _float(0, 1),
     "threshold_range": _float(0, 1, open_lo=True, open_hi=True, size=2),
     "pretrain": _BOOL,

@@ -40,6 +40,9 @@ class Preset:
     proxy_steps: int = 2  # proxy updates per iteration, so it keeps up with the generator (1: see run K)
     lambda_ms: float = 0.05  # mode-seeking term on the generator (against mode collapse; 0 = off)
     d_acc_max: float = 0.8  # update D only while its accuracy is below this (PlatonicGAN-style balance)
+    # ...or while its loss is above this (0 = accuracy alone): a D right on every image but barely above chance
+    # (loss near 2 ln 2 = 1.39) is not ahead; held by accuracy alone it can freeze at step 1 (docs/experiments.md, run O)
+    d_ahead_loss: float = 0.0
     # hold G (skip its update) while the proxy's L2 error on G's samples is above this, so R catches up before
     # G follows R's gradients (docs/experiments.md, run M); 0 = never hold
     g_hold_proxy_error: float = 0.0

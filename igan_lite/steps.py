@@ -124,7 +124,7 @@ def rendered_batch(t: Parts, clock: Clock) -> tuple[Batch, torch.Tensor]:
 
 def d_update(t: Parts, fake: torch.Tensor) -> dict:
     """D: min -log D(y) - log(1 - D(fake)) on real images y (silhouettes for VH and AO: all they can draw), only
-    while its accuracy is below d_acc_max; two passes alone (as every shipped run), one under DDP."""
+    while it is not ahead (losses.d_ahead); two passes alone (as every shipped run), one under DDP."""
     real = t.real.batch(torch.from_numpy(t.rng.choice(len(t.real), t.p.batch_size))).to(t.device)
     real = projection.silhouettes(real, t.background) if t.method.silhouettes else real
     if t.rank.world == 1:
@@ -133,9 +133,10 @@ def d_update(t: Parts, fake: torch.Tensor) -> dict:
         real_logits, fake_logits = discriminate(t.train.D, torch.cat([real, fake])).split(len(real))
     loss = finite(losses.d_loss(real_logits, fake_logits), "discriminator", t.step_count + 1)
     acc = t.rank.mean(losses.d_accuracy(real_logits, fake_logits))  # every rank takes the same decision
-    if acc < t.p.d_acc_max:
+    update = not losses.d_ahead(acc, t.rank.mean(loss.item()), t.p.d_acc_max, t.p.d_ahead_loss)
+    if update:
         optimise(t.opt_d, loss)
-    return {"loss_d": loss.item(), "d_acc": acc, "d_updated": acc < t.p.d_acc_max}
+    return {"loss_d": loss.item(), "d_acc": acc, "d_updated": update}
 
 
 def g_update(t: Parts, z: torch.Tensor, x: torch.Tensor, images: torch.Tensor, hold: bool = False) -> dict:
