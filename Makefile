@@ -26,8 +26,8 @@ $(VENV)/.installed: pyproject.toml
 reproduce: setup
 	$(BIN)/igan-lite dataset build --category all --preset $(PRESET)
 	IGAN_PRESET=$(PRESET) $(BIN)/python scripts/run_notebooks.py notebooks/0*.ipynb --out runs/notebooks \
-		--cell-timeout $(NB_CELL_TIMEOUT) -p 03_:steps=$(NB03_STEPS)
-	@echo "figures written to figures/; executed notebooks in runs/notebooks/"
+		--cell-timeout $(NB_CELL_TIMEOUT) -p 03_:steps=$(NB03_STEPS) $(if $(filter lite,$(PRESET)),--store-outputs)
+	@echo "figures written to figures/; executed notebooks in runs/notebooks/$(if $(filter lite,$(PRESET)),; their outputs stored in notebooks/)"
 
 # tests/test_browser.py drives JupyterLab in Debian's chromium when it is installed; -rs prints why it skipped
 test: setup

@@ -2,19 +2,22 @@
 
     python scripts/run_notebooks.py notebooks/0*.ipynb --out runs/notebooks --cell-timeout 1800 -p 03_:steps=100
 
-`make reproduce` runs this. A cell that raises or runs past --cell-timeout stops the run with
+`make reproduce` runs this, with --store-outputs at the lite preset (store_outputs.py: the cleaned outputs are
+written back into each source notebook, so that it shows its figures unrun). A cell that raises or runs past --cell-timeout stops the run with
 "NOTEBOOK, cell N (code cell K): ERROR" and exit status 1; the executed notebook (with the traceback) is kept
 under --out. Papermill's own default waits for ever, so a lost kernel reply used to hang the run.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import papermill
 from nbclient.exceptions import CellTimeoutError
+from store_outputs import store
 
 
 class NotebookCellError(RuntimeError):
@@ -63,19 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("runs/notebooks"), help="folder for the executed notebooks")
     ap.add_argument("--cell-timeout", type=int, default=1800, help="seconds a cell may run (default 1800)")
     ap.add_argument("-p", "--parameter", action="append", default=[], metavar="[PATTERN:]NAME=VALUE")
+    ap.add_argument("--store-outputs", action="store_true", help="write each executed notebook's cleaned outputs "
+                    "back into the source notebook (store_outputs.py)")
     args = ap.parse_args(argv)
     if args.cell_timeout <= 0:
         ap.error(f"--cell-timeout: expected seconds > 0, got {args.cell_timeout}")
     for nb in args.notebooks:
         if not nb.is_file():
             ap.error(f"{nb}: no such notebook")
-        start = time.monotonic()
+        start, parameters = time.monotonic(), _parameters(args.parameter, nb)
         try:
-            run_notebook(nb, args.out / nb.name, _parameters(args.parameter, nb), args.cell_timeout)
-        except NotebookCellError as e:
+            run_notebook(nb, args.out / nb.name, parameters, args.cell_timeout)
+            stored = ""
+            if args.store_outputs:
+                size = store(args.out / nb.name, nb, os.environ.get("IGAN_PRESET", "lite"), parameters)
+                stored = f", outputs stored ({size / 1e6:.2f} MB)"
+        except (NotebookCellError, ValueError) as e:
             print(f"FAILED: {e}", file=sys.stderr)
             return 1
-        print(f"{nb}: done in {time.monotonic() - start:.0f} s")
+        print(f"{nb}: done in {time.monotonic() - start:.0f} s{stored}")
     return 0
 
 

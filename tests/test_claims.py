@@ -56,6 +56,21 @@ def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
     assert "No measurable effect" not in claims_markdown(csv_path)
 
 
+def test_against_the_paper_names_a_baseline_that_is_wholly_better(tmp_path):
+    rows = []
+    for s in range(2):
+        rows += [record("iggan", "chair", s, 4 + s, 0.35), record("vh", "chair", s, 20 + s, 0.2),
+                 record("iggan", "car", s, 9 + s, 0.3), record("ea", "car", s, 1 + s, 0.3), record("vh", "car", s, 30, 0.2),
+                 record("iggan", "table", s, 5 + s, 0.3), record("ao", "table", s, 5.5 + s, 0.3)]
+    rows += [record("iggan", "lamp", 0, 3, 0.3), record("vh", "lamp", 0, 9, 0.2)]
+    csv_path = tmp_path / "results.csv"
+    write_csv(rows, csv_path)
+    line = next(x for x in claims_markdown(csv_path).splitlines() if x.startswith("- **Against the paper**"))
+    assert line.endswith("on FD-lite ↓: reproduced on 1 of 4 categories (chair); contradicted on car, where "
+                         "emission-absorption (PlatonicGAN) is wholly better; a tie with at least one baseline on table; "
+                         "undecided (under two seeds a side) on lamp.")
+
+
 def test_readme_block_is_generated_from_the_shipped_results(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert readme_block("README.md") == claims_markdown("figures/results_lite.csv"), \

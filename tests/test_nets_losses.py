@@ -90,6 +90,31 @@ def test_gan_losses_are_binary_cross_entropy():
     assert losses.d_accuracy(real, fake) == 0.5
 
 
+def test_d_is_ahead_only_when_right_and_confident():
+    # the accuracy gate alone (d_ahead_loss 0): right often enough is ahead, whatever the confidence
+    assert losses.d_ahead(acc=0.9, loss=1.38, acc_max=0.8, ahead_loss=0.0)
+    assert not losses.d_ahead(acc=0.7, loss=0.2, acc_max=0.8, ahead_loss=0.0)
+    # with d_ahead_loss: right on every image at near-chance confidence (2 ln 2 = 1.39) is not ahead
+    assert not losses.d_ahead(acc=1.0, loss=1.30, acc_max=0.8, ahead_loss=1.25)
+    assert losses.d_ahead(acc=1.0, loss=0.80, acc_max=0.8, ahead_loss=1.25)
+    assert not losses.d_ahead(acc=0.5, loss=0.80, acc_max=0.8, ahead_loss=1.25)
+
+
+def test_a_near_chance_d_keeps_training_under_d_ahead_loss(tmp_path, monkeypatch):
+    """A D whose accuracy is above d_acc_max from the first step (d_acc_max tiny) is held by the accuracy
+    gate alone, and updated while its loss stays above d_ahead_loss."""
+    from igan_lite.presets import get_preset
+    from igan_lite.train import build, run_config
+
+    monkeypatch.chdir(tmp_path)
+    updated = {}
+    for ahead_loss in (0.0, 0.5):  # a fresh D's loss is near 2 ln 2 = 1.39, above 0.5
+        p = get_preset("smoke", pretrain=False, d_acc_max=1e-6, d_ahead_loss=ahead_loss)
+        with build(run_config("iggan", "chair", p, 0)) as t:
+            updated[ahead_loss] = [t.method.step(t)["d_updated"] for _ in range(2)]
+    assert updated == {0.0: [False, False], 0.5: [True, True]}
+
+
 def test_smoothing_the_output_logits_suppresses_speckle():
     from igan_lite.diagnostics import sample_stats
 
