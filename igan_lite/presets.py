@@ -67,8 +67,10 @@ PRESETS = {
     "smoke": Preset(name="smoke", voxel_res=16, image_size=32, n_shapes=150, z_dim=16, g_width=32, proxy_width=4,
                     d_width=16, batch_size=8, steps=6, pretrain_shapes=16, pretrain_steps=4,
                     render_workers=0, run_ahead=False, checkpoint_every=2, sample_every=3),
-    # lite holds G while the proxy's error is above 0.04: table seed 1 collapsed without it (docs/experiments.md, run M)
-    "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000, steps=500, g_hold_proxy_error=0.04),
+    # lite holds G while the proxy's error is above 0.04: table seed 1 collapsed without it (docs/experiments.md, run M);
+    # D trains on while its loss is above 1.25 (0.9 x chance): airplane seed 0 froze D at step 1 without it (run O)
+    "lite": Preset(name="lite", voxel_res=32, image_size=32, n_shapes=2000, steps=500, g_hold_proxy_error=0.04,
+                   d_ahead_loss=1.25),
     # paper: render_workers and threads are guesses for a GPU machine with ~16 cores, not measured (no GPU was lent)
     "paper": Preset(name="paper", voxel_res=64, image_size=128, n_shapes=20000, z_dim=200, g_width=256,
                     proxy_width=16, d_width=64, batch_size=64, steps=50000, pretrain_shapes=8192,

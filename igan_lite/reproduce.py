@@ -71,7 +71,16 @@ def recipe_mismatch(run: Path, wanted: Preset) -> list[str]:
     config = read_config(run)
     have = preset_from_dict(config["preset"], f"{run}/config.json")
     ignored = SPEED_FIELDS + ("name",) + (IGGAN_FIELDS if not get_method(config["method"]).proxy else ())
+    if have.d_ahead_loss == 0 and d_gate_agrees(run, wanted.d_ahead_loss):
+        ignored += ("d_ahead_loss",)
     return [k for k in wanted.__dataclass_fields__ if k not in ignored and getattr(have, k) != getattr(wanted, k)]
+
+
+def d_gate_agrees(run: Path, ahead_loss: float) -> bool:
+    """Whether RUN, trained with D's accuracy gate alone, took at every step the decision `d_ahead_loss =
+    ahead_loss` takes (losses.d_ahead): D held only at losses below it. The gate being the fields' one
+    difference, such a run is, step for step, the run the other rule trains (docs/experiments.md, run O)."""
+    return all(r["d_updated"] or r["loss_d"] < ahead_loss for r in read_metrics(run))
 
 
 def obtain_run(v: Variant, category: str, p: Preset, seed: int, runs: Path, checkpoints: Path, use_shipped: bool,

@@ -7,7 +7,8 @@
 
 Each RUN is CATEGORY/VARIANT-seedS with VARIANT a reproduce.VARIANTS key. A run is trained (or resumed) under
 --runs, exported slim to CHECKPOINTS/<preset>/CATEGORY/VARIANT-seedS (fp16 G; R only for seed 0) and scored
-there on the test split (reproduce.evaluation). A run already shipped is only scored, if it is not yet.
+there on the test split (reproduce.evaluation; an IG-GAN run also scores the reference rows the table takes from
+it). A run already shipped is only scored, if it is not yet.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def main() -> None:
         shipped = args.checkpoints / p.name / category / f"{variant.key}-seed{seed}"
         if run != shipped:
             export_run(run, shipped, proxy=seed == 0, half=True)
-        result = evaluation(shipped, eval_size(p), references=False)
+        result = evaluation(shipped, eval_size(p), references=variant.key == "iggan")  # the table's reference rows
         print(f"{shipped}: trained in {(trained - start) / 60:.1f} min, scored in {(time.time() - trained) / 60:.1f} min; "
               f"test FD-lite {result['generator']['fd_lite']:.3f}, nearest IoU {result['generator']['nearest_iou']:.3f}",
               flush=True)
