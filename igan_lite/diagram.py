@@ -31,7 +31,7 @@ NODES = {  # name: (x, y, width, height, label, the loss that trains it or None)
 }
 
 LOSSES = {  # the loss that trains each net: (x, y, width, height, text)
-    "D": (15.0, 6.9, 5.2, 1.35, "L_D = −log σ(D(y)) − log(1 − σ(D(f(x, c))))\ntrains D, only while its accuracy < d_acc_max"),
+    "D": (15.0, 6.9, 5.2, 1.35, "L_D = −log σ(D(y)) − log(1 − σ(D(f(x, c))))\ntrains D unless it is ahead:\nacc ≥ d_acc_max and loss < d_ahead_loss"),
     "R": (15.0, 4.45, 5.2, 1.6, "L_R = λ_L2 ‖R(x, c) − f(x, c)‖² + λ_DOM ρ(D(R) − D(f))\n"
                                 "trains R (proxy_steps times; x detached, D frozen)\n"
                                 "ρ: squared error, slope capped at 2 (DOM)"),

@@ -22,5 +22,5 @@ def test_the_committed_svg_is_what_the_code_draws(tmp_path):
 def test_the_picture_shows_every_net_loss_and_gate():
     text = " ".join(_texts(SVG.read_text()))
     for word in ("generator", "real renderer", "proxy renderer", "discriminator", "L_D", "L_R", "L_G", "L_ms",
-                 "DOM", "d_acc_max", "g_hold_proxy_error", "no gradient", "pretraining", "U[0.3, 0.7]"):
+                 "DOM", "d_acc_max", "d_ahead_loss", "g_hold_proxy_error", "no gradient", "pretraining", "U[0.3, 0.7]"):
         assert word in text, word
