@@ -143,6 +143,11 @@ def _open_and_run(driver, lab, notebook: str) -> None:
     dialogs = driver.execute_script(NOTEBOOK_STATE)["dialogs"]
     assert not dialogs, f"JupyterLab showed {dialogs} (for 'Build Recommended': python scripts/lab_config.py)"
     driver.execute_script(WATCH_KERNEL)
+    # the notebook opens with its stored lite outputs (scripts/store_outputs.py): clear them, execution counts
+    # included, so that "every cell has run" below means this Run All ran it
+    driver.execute_script("return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    _wait(lambda: not (driver.execute_script(NOTEBOOK_STATE) or {"done": True})["done"], 30,
+          f"{notebook}'s stored outputs to clear", driver)
     driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     time.sleep(2)
     # Run All stops at a cell that raises: finished, or idle with an error, ends the wait
