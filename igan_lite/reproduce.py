@@ -197,7 +197,7 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     axes = fig.subplots(len(runs), 1, squeeze=False)
     for ax, (label, run) in zip(axes[:, 0], runs.items()):
         image = np.asarray(Image.open(last_samples(run)))
-        ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255)
+        ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(f"{label} ({run})", fontsize=9)
         ax.axis("off")
     fig.tight_layout()
