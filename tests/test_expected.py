@@ -29,7 +29,7 @@ def test_metric_and_score_bands_are_read_from_the_shipped_files():
 
 def test_missing_runs_and_steps_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no shipped runs vh-seed\\* for lamp"):
-        shipped_runs("lamp", "vh")
+        shipped_runs("lamp", "vh", root=tmp_path)  # an empty checkpoints folder
     with pytest.raises(ValueError, match="no rows with 'proxy_error' in steps \\(600, 700\\)"):
         window_mean([{"step": 1, "proxy_error": 0.1}], "proxy_error", (600, 700))
     with pytest.raises(ValueError, match="evaluated at step 7"):
