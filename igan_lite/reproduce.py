@@ -71,7 +71,7 @@ def recipe_mismatch(run: Path, wanted: Preset) -> list[str]:
     config = read_config(run)
     have = preset_from_dict(config["preset"], f"{run}/config.json")
     ignored = SPEED_FIELDS + ("name",) + (IGGAN_FIELDS if not get_method(config["method"]).proxy else ())
-    if have.d_ahead_loss == 0 and d_gate_agrees(run, wanted.d_ahead_loss):
+    if have.d_ahead_loss == 0 < wanted.d_ahead_loss and d_gate_agrees(run, wanted.d_ahead_loss):  # reads the log only then
         ignored += ("d_ahead_loss",)
     return [k for k in wanted.__dataclass_fields__ if k not in ignored and getattr(have, k) != getattr(wanted, k)]
 

@@ -3,8 +3,8 @@
     python scripts/run_notebooks.py notebooks/0*.ipynb --out runs/notebooks --cell-timeout 1800 -p 03_:steps=100
 
 `make reproduce` runs this, with --store-outputs at the lite preset (store_outputs.py: the cleaned outputs are
-written back into each source notebook, so that it shows its figures unrun). A cell that raises or runs past --cell-timeout stops the run with
-"NOTEBOOK, cell N (code cell K): ERROR" and exit status 1; the executed notebook (with the traceback) is kept
+written back into each source notebook, so that it shows its figures unrun). A cell that raises or runs past
+--cell-timeout stops the run with "NOTEBOOK, cell N (code cell K): ERROR" and exit status 1; the executed notebook (with the traceback) is kept
 under --out. Papermill's own default waits for ever, so a lost kernel reply used to hang the run.
 """
 from __future__ import annotations

@@ -86,12 +86,12 @@ def store(executed: str | Path, source: str | Path, preset: str, parameters: dic
             mine.metadata.pop(key, None)
     nb.metadata.pop("widgets", None)
     nb.metadata[KEY] = {"preset": preset, "parameters": parameters or {}, "code_digest": code_digest(nb)}
-    text = nbformat.writes(nb) + "\n"
-    if len(text.encode()) > MAX_BYTES:
-        raise ValueError(f"{source} would be {len(text.encode()) / 1e6:.1f} MB with its outputs, above "
+    text = (nbformat.writes(nb) + "\n").encode()
+    if len(text) > MAX_BYTES:
+        raise ValueError(f"{source} would be {len(text) / 1e6:.1f} MB with its outputs, above "
                          f"{MAX_BYTES / 1e6:.0f} MB: draw its figures smaller")
-    Path(source).write_text(text)
-    return len(text.encode())
+    Path(source).write_bytes(text)
+    return len(text)
 
 
 def main() -> None:

@@ -48,11 +48,12 @@ def test_a_run_whose_d_gate_never_differed_counts_for_the_d_ahead_loss_recipe(tm
     """Trained with d_ahead_loss 0, a run is the d_ahead_loss = L run if D was never held at a loss >= L."""
     from igan_lite.presets import get_preset
     from igan_lite.reproduce import recipe_mismatch
+    from igan_lite.run_folder import read_metrics
     from igan_lite.train import train
 
     monkeypatch.chdir(tmp_path)
     run = train("vh", "chair", get_preset("smoke", d_acc_max=0.3), "run", progress=False)
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = read_metrics(run)
     held = [r["loss_d"] for r in rows if not r["d_updated"]]
     assert held, "the smoke run should hold D at least once for this test to mean anything"
     wanted = get_preset("smoke", d_acc_max=0.3, d_ahead_loss=max(held) + 0.01)
@@ -61,7 +62,7 @@ def test_a_run_whose_d_gate_never_differed_counts_for_the_d_ahead_loss_recipe(tm
     # and it is the same run: trained under the other rule, every number but the timings comes out equal
     again = train("vh", "chair", wanted, "again", progress=False)
     untimed = lambda r: {k: v for k, v in r.items() if not k.startswith("time_")}  # noqa: E731
-    assert [untimed(json.loads(line)) for line in (again / "metrics.jsonl").read_text().splitlines()] == list(map(untimed, rows))
+    assert list(map(untimed, read_metrics(again))) == list(map(untimed, rows))
 
 
 def test_from_checkpoints_with_nothing_shipped_says_so(tmp_path, monkeypatch):
