@@ -8,13 +8,17 @@
 Each RUN is CATEGORY/VARIANT-seedS with VARIANT a reproduce.VARIANTS key. A run is trained (or resumed) under
 --runs, exported slim to CHECKPOINTS/<preset>/CATEGORY/VARIANT-seedS (fp16 G; R only for seed 0) and scored
 there on the test split (reproduce.evaluation; an IG-GAN run also scores the reference rows the table takes from
-it). A run already shipped is only scored, if it is not yet.
+it). A run already shipped is only scored, if it is not yet. Every RUN is checked before the first one starts; a
+run that fails (a crash, a folder of another recipe) is reported and the queue goes on; the exit status is 1 if
+any failed, and the last lines list them.
 """
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
+import traceback
 from pathlib import Path
 
 from igan_lite.presets import PRESETS, get_preset
@@ -33,27 +37,39 @@ def parse_spec(text: str):
     return variants[m["variant"]], m["category"], int(m["seed"])
 
 
-def main() -> None:
+def ship(variant, category: str, seed: int, p, checkpoints: Path, runs_dir: Path) -> str:
+    """Train (or resume) one run, export it slim into CHECKPOINTS and score it there; a line saying what it took."""
+    start = time.time()
+    run = obtain_run(variant, category, p, seed, runs_dir, checkpoints, use_shipped=True, only_shipped=False,
+                     progress=True)
+    trained = time.time()
+    shipped = checkpoints / p.name / category / f"{variant.key}-seed{seed}"
+    if run != shipped:
+        export_run(run, shipped, proxy=seed == 0, half=True)
+    result = evaluation(shipped, eval_size(p), references=variant.key == "iggan")  # the table's reference rows
+    return (f"{shipped}: trained in {(trained - start) / 60:.1f} min, scored in {(time.time() - trained) / 60:.1f} min; "
+            f"test FD-lite {result['generator']['fd_lite']:.3f}, nearest IoU {result['generator']['nearest_iou']:.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument("runs", nargs="+", metavar="RUN", help="CATEGORY/VARIANT-seedS, e.g. lamp/iggan-seed0")
     a.add_argument("--preset", default="lite", choices=sorted(PRESETS))
     a.add_argument("--checkpoints", default="checkpoints", type=Path)
     a.add_argument("--runs-dir", default="runs/reproduce", type=Path)
-    args = a.parse_args()
+    args = a.parse_args(argv)
     p = get_preset(args.preset)
-    for variant, category, seed in map(parse_spec, args.runs):
-        start = time.time()
-        run = obtain_run(variant, category, p, seed, args.runs_dir, args.checkpoints, use_shipped=True,
-                         only_shipped=False, progress=True)
-        trained = time.time()
-        shipped = args.checkpoints / p.name / category / f"{variant.key}-seed{seed}"
-        if run != shipped:
-            export_run(run, shipped, proxy=seed == 0, half=True)
-        result = evaluation(shipped, eval_size(p), references=variant.key == "iggan")  # the table's reference rows
-        print(f"{shipped}: trained in {(trained - start) / 60:.1f} min, scored in {(time.time() - trained) / 60:.1f} min; "
-              f"test FD-lite {result['generator']['fd_lite']:.3f}, nearest IoU {result['generator']['nearest_iou']:.3f}",
-              flush=True)
+    failed = []
+    for spec, (variant, category, seed) in [(text, parse_spec(text)) for text in args.runs]:
+        try:
+            print(ship(variant, category, seed, p, args.checkpoints, args.runs_dir), flush=True)
+        except Exception as e:  # one run's failure must not cost the rest of the queue
+            traceback.print_exc()
+            failed.append(f"{spec}: {type(e).__name__}: {e}")
+    for line in failed:
+        print(f"FAILED {line}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
