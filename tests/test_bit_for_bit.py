@@ -7,7 +7,7 @@ should (a new recipe) re-records them: `python tests/test_bit_for_bit.py` (about
 Exact float32 results depend on the CPU: torch, MKL and oneDNN pick kernels by instruction set, and the same
 code gives numbers a few ulps apart on another processor (measured: at most 2e-6 relative over the 6 smoke
 steps, no gate decided differently). So the fixtures record a fingerprint of the machine's float32 kernels and
-renderer (`fingerprint`). On a machine with the same fingerprint the comparison is bit for bit; on any other
+renderer (tests/fixture_machine.py). On a machine with the same fingerprint the comparison is bit for bit; on any other
 it is every discrete field exactly and every number within `RTOL` (sample images and tensor digests are
 then compared through per-tensor sums), and the test warns that it made that comparison. On the recording machine,
 `MKL_CBWR=AVX2 pytest tests/test_bit_for_bit.py` changes MKL's kernels and so exercises that path.
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from fixture_machine import RTOL, close, fingerprint, same_machine
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bit_for_bit"
-RTOL, ATOL = 1e-4, 1e-6  # another CPU's rounding (measured: up to 2e-6 relative; 2e-7 absolute on the small DOM term)
+FIXTURES = Path(__file__).parent / "fixtures" / "bit_for_bit"  # with machine.json: fixture_machine.py
 RUNS = {
     "iggan": [],
     "vh": ["--method", "vh"],
@@ -60,54 +60,6 @@ def _sums(value):
     return _digest(value)
 
 
-def _close(got, want, where: str) -> None:
-    """GOT equals WANT in every discrete value and within RTOL in every float; an AssertionError names where not."""
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and set(got) == set(want), f"{where}: keys {sorted(got)} vs {sorted(want)}"
-        for k in want:
-            _close(got[k], want[k], f"{where}.{k}")
-    elif isinstance(want, list):
-        assert isinstance(got, list) and len(got) == len(want), f"{where}: length {len(got)} vs {len(want)}"
-        for i, (a, b) in enumerate(zip(got, want)):
-            _close(a, b, f"{where}[{i}]")
-    elif isinstance(want, float) and not isinstance(got, bool):
-        assert got == pytest.approx(want, rel=RTOL, abs=ATOL), f"{where}: {got!r} vs {want!r}"
-    else:
-        assert got == want, f"{where}: {got!r} vs {want!r}"
-
-
-FINGERPRINT_CODE = """
-import hashlib, torch
-from igan_lite.camera import Camera, frustum_grid
-from igan_lite.nets import build_nets
-from igan_lite.presets import get_preset
-from igan_lite.render import RenderSettings, render_voxels
-torch.set_num_threads(1)
-torch.manual_seed(0)
-p = get_preset("smoke")
-nets = build_nets(p)
-cams = [Camera(30.0, 20.0), Camera(200.0, 35.0)]
-x = nets.G(torch.randn(2, p.z_dim))
-images = nets.R(x, frustum_grid(cams, p.image_size, p.voxel_res))
-loss = nets.D(images).square().mean() + x.mean()
-loss.backward()
-h = hashlib.sha256()
-for t in (x, images, loss, *[q.grad for q in nets.G.parameters()]):
-    h.update(t.detach().contiguous().numpy().tobytes())
-h.update(render_voxels(x.detach()[:, 0].numpy() > 0.5, cams, RenderSettings(image_size=p.image_size)).numpy().tobytes())
-print(h.hexdigest())
-"""
-
-
-def fingerprint() -> str:
-    """sha256 of what G, R and D compute forward and backward, and f draws, on fixed inputs at smoke, one thread:
-    two machines with the same fingerprint compute the fixtures' runs bit for bit alike."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", FINGERPRINT_CODE], env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout.split()[-1]
-
-
 def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -132,23 +84,17 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("bit_for_bit")  # one ShapeNet-lite cache (./data) for every run
 
 
-@pytest.fixture(scope="module")
-def same_machine() -> bool:
-    """Whether this machine's float32 kernels and renderer are those the fixtures were recorded with."""
-    return fingerprint() == json.loads((FIXTURES / "machine.json").read_text())["fingerprint"]
-
-
 @pytest.mark.parametrize("name", RUNS)
-def test_smoke_run_matches_its_recorded_numbers(name, workdir, same_machine):
+def test_smoke_run_matches_its_recorded_numbers(name, workdir):
     expected = json.loads((FIXTURES / f"{name}.json").read_text())
     got = run_and_read(name, workdir)
     assert got["args"] == expected["args"]
     assert len(got["metrics"]) == len(expected["metrics"])
-    if not same_machine:  # another CPU: the same discrete decisions, the numbers within its rounding
+    if not same_machine():  # another CPU: the same discrete decisions, the numbers within its rounding
         warnings.warn(f"{name}: this CPU's float32 fingerprint is not the fixtures' (machine.json): "
                       f"compared within rtol {RTOL}, not bit for bit")
         for key in ("metrics", "pretrain", "checkpoint_sums"):
-            _close(got[key], expected[key], key)
+            close(got[key], expected[key], key)
         return
     for step, (a, b) in enumerate(zip(got["metrics"], expected["metrics"]), 1):
         assert a == b, f"step {step}: " + ", ".join(f"{k}: {a.get(k)!r} vs {b.get(k)!r}"
