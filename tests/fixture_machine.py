@@ -68,35 +68,3 @@ def close(got, want, where: str) -> None:
         assert got == pytest.approx(want, rel=RTOL, abs=ATOL), f"{where}: {got!r} vs {want!r}"
     else:
         assert got == want, f"{where}: {got!r} vs {want!r}"
-
-
-FINGERPRINT_CODE = """
-import hashlib, torch
-from igan_lite.camera import Camera, frustum_grid
-from igan_lite.nets import build_nets
-from igan_lite.presets import get_preset
-from igan_lite.render import RenderSettings, render_voxels
-torch.set_num_threads(1)
-torch.manual_seed(0)
-p = get_preset("smoke")
-nets = build_nets(p)
-cams = [Camera(30.0, 20.0), Camera(200.0, 35.0)]
-x = nets.G(torch.randn(2, p.z_dim))
-images = nets.R(x, frustum_grid(cams, p.image_size, p.voxel_res))
-loss = nets.D(images).square().mean() + x.mean()
-loss.backward()
-h = hashlib.sha256()
-for t in (x, images, loss, *[q.grad for q in nets.G.parameters()]):
-    h.update(t.detach().contiguous().numpy().tobytes())
-h.update(render_voxels(x.detach()[:, 0].numpy() > 0.5, cams, RenderSettings(image_size=p.image_size)).numpy().tobytes())
-print(h.hexdigest())
-"""
-
-
-def fingerprint() -> str:
-    """sha256 of what G, R and D compute forward and backward, and f draws, on fixed inputs at smoke, one thread:
-    two machines with the same fingerprint compute the fixtures' runs bit for bit alike."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", FINGERPRINT_CODE], env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout.split()[-1]
