@@ -8,8 +8,8 @@ Exact float32 results depend on the CPU: torch, MKL and oneDNN pick kernels by i
 code gives numbers a few ulps apart on another processor (measured: at most 2e-6 relative over the 6 smoke
 steps, no gate decided differently). So the fixtures record a fingerprint of the machine's float32 kernels and
 renderer (tests/fixture_machine.py). On a machine with the same fingerprint the comparison is bit for bit; on any other
-it is every discrete field exactly and every number within `RTOL` (sample images and tensor digests are
-then compared through per-tensor sums), and the test warns that it made that comparison. On the recording machine,
+it is every discrete field exactly and every number within `RTOL` (the checkpoint's tensors through per-tensor
+sums instead of digests; the sample PNGs are not compared), and the test warns that it made that comparison. On the recording machine,
 `MKL_CBWR=AVX2 pytest tests/test_bit_for_bit.py` changes MKL's kernels and so exercises that path.
 """
 import hashlib

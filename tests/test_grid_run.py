@@ -10,7 +10,7 @@ grid_run = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(grid_run)
 
 
-def test_a_misspelt_run_stops_the_queue_before_it_trains(tmp_path, capsys):
+def test_a_misspelt_run_stops_the_queue_before_it_trains(tmp_path):
     with pytest.raises(SystemExit, match=r"run 'chair/vhh-seed0': expected CATEGORY/VARIANT-seedS"):
         grid_run.main(["--preset", "smoke", "--runs-dir", str(tmp_path / "runs"), "chair/vh-seed0", "chair/vhh-seed0"])
     assert not (tmp_path / "runs").exists()
