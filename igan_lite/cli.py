@@ -221,7 +221,8 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_reproduce)
 
     c = sub.add_parser("claims", help="the results paragraph, written from a results csv (README's block with --readme)")
-    c.add_argument("--results", default="figures/results_lite.csv")
+    c.add_argument("--results", default="figures/results_lite.csv",
+                   help="the csv `igan-lite reproduce` wrote, one row per run (default: %(default)s)")
     c.add_argument("--readme", default=None, help="rewrite this file's claims block instead of printing it")
     c.set_defaults(func=_claims)
 
