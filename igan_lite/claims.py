@@ -71,19 +71,23 @@ def comparison(records: list[dict]) -> list[str]:
 
 
 def ablation(records: list[dict], key: str) -> str:
-    """The full recipe against one ablation on the ablation categories: "win" means the ablation hurts."""
-    parts, effects, decided = [], 0, False
+    """The full recipe against one ablation on the ablation categories: "win" means the ablation hurts. A decided
+    outcome is set beside the paper (Lunz et al. 2020 argue for DOM and for pretraining), agreeing or contradicting it plainly."""
+    parts, decided = [], {}
     for m in HEADLINE:
         per = {}
         for c in ABLATION_CATEGORIES:
             found = by_variant(records, c)
             if "iggan" in found and key in found:
                 per[c] = compare(found["iggan"], found[key], m)
-        effects += sum(o in ("win", "loss") for o in per.values())
-        decided = decided or any(o != "open" for o in per.values())
+        decided.update({f"{METRICS[m]} on {c}": o for c, o in per.items() if o != "open"})
         parts.append(f"{METRICS[m]} " + (", ".join(f"{c}: {_WORDS[o]}" for c, o in per.items()) or "no runs"))
+    helped = [where for where, o in decided.items() if o == "loss"]
+    hurt = [where for where, o in decided.items() if o == "win"]
     verdict = (" No measurable effect at this scale: every seed range overlaps, where the paper argues for it."
-               if effects == 0 and decided else "")
+               if decided and not helped and not hurt else "")
+    verdict += f" The ablation is better ({', '.join(helped)}): this contradicts the paper." if helped else ""
+    verdict += f" The full recipe is better ({', '.join(hurt)}), as the paper argues." if hurt else ""
     return f"- **{LABELS[key]}** against the full recipe: " + "; ".join(parts) + "." + verdict
 
 
