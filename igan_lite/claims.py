@@ -72,7 +72,8 @@ def comparison(records: list[dict]) -> list[str]:
 
 def ablation(records: list[dict], key: str) -> str:
     """The full recipe against one ablation on the ablation categories: "win" means the ablation hurts. A decided
-    outcome is set beside the paper (Lunz et al. 2020 argue for DOM and for pretraining), agreeing or contradicting it plainly."""
+    outcome is set beside the paper (Lunz et al. 2020 argue for DOM and for pretraining): agreeing, or plainly
+    contradicting it."""
     parts, decided = [], {}
     for m in HEADLINE:
         per = {}
