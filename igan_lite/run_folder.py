@@ -120,6 +120,9 @@ class RunFolder:
         checkpoint.save_atomic({"config": config, "step": step, "G": G.state_dict()}, self.generators / f"step_{step:06d}.pt")
 
 
+EXPORTED = ("config", "step", "G", "R")  # what export_run keeps of a checkpoint: no D, no optimiser states
+
+
 def checkpoint_path(run: str | Path) -> Path:
     return RunFolder(run).checkpoint
 
@@ -161,7 +164,7 @@ def export_run(run: str | Path, out: str | Path, proxy: bool = True, half: bool 
                          "and the run could not be resumed; choose another --out")
     if out.checkpoint.exists() and "opt_g" in checkpoint.load(out.checkpoint):
         raise FileExistsError(f"export --out {out.path} holds a resumable training run; choose another --out")
-    kept = {k: state[k] for k in ("config", "step", "G", "R") if k in state and (proxy or k != "R")}
+    kept = {k: state[k] for k in EXPORTED if k in state and (proxy or k != "R")}
     for net in ("G", "R"):
         if half and net in kept:
             kept[net] = {k: v.half() if v.is_floating_point() else v for k, v in kept[net].items()}

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from igan_lite import checkpoint
+from igan_lite.run_folder import EXPORTED
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 BUDGET = 160e6  # bytes, every file under checkpoints/
@@ -22,7 +23,7 @@ def test_checkpoints_fit_the_budget():
 def test_a_shipped_run_is_slim(path):
     state = checkpoint.load(path)
     seed0 = path.parent.name.endswith("-seed0")
-    assert set(state) <= {"config", "step", "G", "R"}, f"{path} ships more than config, step, G and R"
+    assert set(state) <= set(EXPORTED), f"{path} ships more than {', '.join(EXPORTED)}"
     assert "G" in state and ("R" in state) <= seed0, f"{path}: a proxy ships only with seed 0"
     dtypes = {v.dtype for net in ("G", "R") for v in state.get(net, {}).values() if v.is_floating_point()}
     assert dtypes == {torch.float16}, f"{path} stores its nets as {dtypes}, not float16"
