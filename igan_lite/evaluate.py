@@ -1,4 +1,5 @@
-"""Evaluate a run: FD-lite of real-renderer images and 3D metrics, beside reference baselines.
+"""Evaluate a run: FID and KID (with the standard InceptionV3 weights, when installed) and FD-lite of
+real-renderer images, and 3D metrics, beside reference baselines.
 
 Baselines on the same protocol: the untrained generator (same architecture and seed), unions of random
 boxes (`proxy_prior.primitive_grids`), and a real-vs-real floor (ground-truth shapes disjoint from both
@@ -7,6 +8,7 @@ Every number carries its label: extractor, n, seed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +19,9 @@ import torch
 from . import checkpoint
 from .camera import CameraPrior
 from .data import build_dataset, default_dir, has_voxels, load_dataset, load_eval_voxels, render_settings
-from .inception import load_inception
-from .metrics import MIN_FID_SAMPLES, FeatureNet, fd_lite, feature_fd, shape_metrics, train_feature_net
+from .inception import INSTALL, SIZE, FIDInceptionV3, load_inception
+from .metrics import (MIN_FID_SAMPLES, FeatureNet, check_image_set, fd_lite, feature_scores, features_fd,
+                      image_features, shape_metrics, train_feature_net)
 from .methods import get_method
 from .own_data import load_run_data
 from .preset_rules import check_seed
@@ -35,6 +38,9 @@ MAX_EVAL_N = 20_000  # 3n ground-truth shapes and 2n renders by f: hours on a CP
 # surface levels tried on the validation split for every method alike; a projection baseline's densities need
 # not reach 0.5 where a ray only has to become opaque (docs/experiments.md, "A fair fight")
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
+# the choice among them by FID (docs/fid.md): FD-lite of n validation samples shortlists SHORTLIST levels, FID of
+# FID_VALIDATION_N samples chooses; Inception on every level of every run would take hours on a CPU
+SHORTLIST, FID_VALIDATION_N = 3, 100
 
 
 def feature_net(p: Preset) -> FeatureNet:
@@ -64,24 +70,83 @@ def _renders(voxels: np.ndarray, p: Preset, seed: int, threshold: float = 0.5) -
     return render_voxels(voxels, cams, replace(render_settings(p), threshold=threshold))
 
 
-def score(voxels: np.ndarray, images: torch.Tensor, reference: np.ndarray | None, real_images: torch.Tensor,
-          net: FeatureNet, threshold: float = 0.5) -> dict:
-    """FD-lite (`images`: f-renders of `voxels` at surface level `threshold`, one random view each, vs real
-    images) and the 3D metrics of `voxels > threshold` (none when `reference` is None: a dataset without voxels)."""
+def inception_features(net: FIDInceptionV3, images: torch.Tensor, cache: Path | None = CACHE / "inception") -> np.ndarray:
+    """Inception pool3 features of `images`, cached on disk by the images' 8-bit content (real sets are scored
+    again and again; a generator's samples are not cached: pass cache=None)."""
+    if cache is None:
+        return image_features(net, images)
+    key = hashlib.sha256((images * 255).round().byte().numpy().tobytes() + str(images.shape).encode()).hexdigest()[:32]
+    path = cache / f"pool3-{key}.npy"
+    if path.is_file():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError):  # a damaged cache file is computed again
+            pass
+    features = image_features(net, images)
+    cache.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_atomic(path, lambda f: np.save(f, features))
+    return features
+
+
+class ImageScorer:
+    """Image scores of sets of renders against one real set: FD-lite always; FID and KID (docs/fid.md) when
+    `inception` is given. The real set's features are computed once (Inception's cached on disk)."""
+
+    def __init__(self, real: torch.Tensor, fd_net: FeatureNet, inception: FIDInceptionV3 | None = None):
+        self.fd_net, self.inception = fd_net, inception
+        check_image_set("real images", real)
+        self.real_fd = image_features(fd_net.features, real)
+        self.real_pool3 = inception_features(inception, real) if inception is not None else None
+
+    def __call__(self, images: torch.Tensor) -> dict:
+        check_image_set("generated images", images)
+        fa = image_features(self.fd_net.features, images)
+        scores = {"fd_lite": features_fd(fa, self.real_fd)}
+        if self.inception is not None:
+            scores.update(feature_scores(inception_features(self.inception, images, cache=None), self.real_pool3))
+        return scores
+
+
+def score(voxels: np.ndarray, images: torch.Tensor, reference: np.ndarray | None, scorer: ImageScorer,
+          threshold: float = 0.5) -> dict:
+    """The image scores of `images` (f-renders of `voxels` at surface level `threshold`, one random view each)
+    and the 3D metrics of `voxels > threshold` (none when `reference` is None: a dataset without voxels)."""
     solid = (voxels > threshold).astype(np.float32)
     shapes = shape_metrics(solid, reference) if reference is not None else {}
-    return {"fd_lite": fd_lite(net, images, real_images), **shapes, "occupancy": float(solid.mean())}
+    return {**scorer(images), **shapes, "occupancy": float(solid.mean())}
 
 
-def choose_threshold(G, p: Preset, category: str, n: int, seed: int, net: FeatureNet) -> dict:
-    """The surface level (of THRESHOLDS) with the lowest FD-lite on the validation split, with every candidate's
-    FD-lite: the evaluation-time choice each method gets, never made on the test split."""
+def choose_threshold(G, p: Preset, category: str, n: int, seed: int, net: FeatureNet,
+                     inception: FIDInceptionV3 | None = None) -> dict:
+    """f's surface level for G, chosen on the validation split, never on test: FD-lite of n samples at every
+    level of THRESHOLDS shortlists SHORTLIST levels, and FID of FID_VALIDATION_N of them chooses among those
+    (without Inception, FD-lite alone chooses). Returns the level and every candidate's validation scores."""
     real = split_sets(category, p, "validation", n)["real"]
     fake = generate(G, n, seed + 10)
-    fds = {str(t): fd_lite(net, _renders(fake, p, seed + 11, t), real) for t in THRESHOLDS if fake.max() > t}
-    if not fds:
+    renders = {str(t): _renders(fake, p, seed + 11, t) for t in THRESHOLDS if fake.max() > t}
+    if not renders:
         raise ValueError(f"the generator's occupancies never exceed {min(THRESHOLDS)}: f draws nothing at any level")
-    return {"threshold": float(min(fds, key=fds.get)), "validation_fd_lite": fds}
+    fds = {t: fd_lite(net, images, real) for t, images in renders.items()}
+    if inception is None:
+        return {"threshold": float(min(fds, key=fds.get)), "chosen_by": "FD-lite", "validation_fd_lite": fds}
+    k = min(FID_VALIDATION_N, n)
+    scorer = ImageScorer(real[:k], net, inception)
+    fids = {t: scorer(renders[t][:k])["fid"] for t in sorted(fds, key=fds.get)[:SHORTLIST]}
+    return {"threshold": float(min(fids, key=fids.get)), "chosen_by": f"FID, n = {k}, of the {len(fids)} levels "
+            "with the lowest FD-lite", "validation_fd_lite": fds, "validation_fid": fids}
+
+
+def load_fid_net(inception: str | Path | bool | None) -> FIDInceptionV3 | None:
+    """The Inception network an evaluation uses: `inception` a weight file, True (required: find_weights, else
+    its error), False (none) or None (find_weights' file when there is one, else none)."""
+    if inception is False:
+        return None
+    if inception is None:
+        try:
+            return load_inception()
+        except FileNotFoundError:
+            return None
+    return load_inception(None if inception is True else inception)
 
 
 def eval_sets(config: dict, p: Preset, n: int, seed: int, split: str = "test") -> dict:
@@ -118,31 +183,31 @@ def generate(G, n: int, seed: int) -> np.ndarray:
 def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool = True, snapshots: bool = False,
                  inception: str | Path | bool | None = None, split: str = "test") -> dict:
     """Score RUN's generator (and, with `snapshots`, every saved step) against the ground truth; writes
-    RUN/evaluation.json (RUN/evaluation-validation.json for the validation split) and returns it. ShapeNet-lite runs: f's surface level is chosen on the validation split
-    (choose_threshold), the scores are measured on `split` (test). `inception` (a weight file, or True for
-    torch.hub's cache) adds the standard FID of the generator and of the real-vs-real floor (inception.py)."""
+    RUN/evaluation.json (RUN/evaluation-validation.json for the validation split) and returns it. ShapeNet-lite
+    runs: f's surface level is chosen on the validation split (choose_threshold), the scores are measured on
+    `split` (test). Image scores: FD-lite, and FID and KID when Inception's weights are found (`inception`: see
+    load_fid_net); the 3D metrics where the data has voxels. Beside the run: the untrained generator, random boxes
+    and real shapes (`baselines`)."""
     run = Path(run)
     if not isinstance(n, int) or isinstance(n, bool) or not MIN_FID_SAMPLES <= n <= MAX_EVAL_N:
         raise ValueError(f"evaluate n: expected an int in [{MIN_FID_SAMPLES}, {MAX_EVAL_N}] (samples per set), got {n!r}")
     check_seed(seed, "evaluate seed")
     config = read_config(run)
-    net_fid = load_inception(None if inception is True else inception) if inception else None
+    net_fid = load_fid_net(inception)
     G, p = load_generator(run)
     sets = eval_sets(config, p, n, seed, split)
     real, reference, floor = sets["real"], sets["reference"], sets["floor"]
     net = feature_net(p)
-    tuned = choose_threshold(G, p, config["category"], n, seed, net) if "data" not in config else {"threshold": 0.5}
+    scorer = ImageScorer(real, net, net_fid)
+    tuned = choose_threshold(G, p, config["category"], n, seed, net, net_fid) if "data" not in config else {"threshold": 0.5}
     t = tuned["threshold"]
 
     def rendered_score(voxels: np.ndarray, render_seed: int = seed + 1, threshold: float = 0.5) -> dict:
-        return score(voxels, _renders(voxels, p, render_seed, threshold), reference, real, net, threshold)
+        return score(voxels, _renders(voxels, p, render_seed, threshold), reference, scorer, threshold)
 
-    fake = generate(G, n, seed)
-    fake_images = _renders(fake, p, seed + 1, t)
-    result = {"label": {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
-                        "n": n, "seed": seed, "category": config["category"], "preset": p.name, "data": sets["data"],
+    result = {"label": {**label(p, n, seed, net_fid), "category": config["category"], "data": sets["data"],
                         "split": sets.get("split"), **tuned, **({"note": sets["note"]} if sets["note"] else {})},
-              "generator": score(fake, fake_images, reference, real, net, t)}
+              "generator": rendered_score(generate(G, n, seed), threshold=t)}
     if snapshots:
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed), threshold=t)
                                for f in RunFolder(run).snapshots()}
@@ -153,11 +218,26 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
         if floor is not None:
             result["real_vs_real"] = rendered_score(floor, seed + 2)
-    if net_fid is not None:  # the same images FD-lite scored, through InceptionV3
-        result["label"]["fid_extractor"] = "InceptionV3 pool3, 2015-12-05 weights (pytorch-fid preprocessing)"
-        result["generator"]["fid"] = feature_fd(net_fid, fake_images, real)
-        if floor is not None:
-            result["real_vs_real_fid"] = feature_fd(net_fid, _renders(floor, p, seed + 2), real)
     out = RunFolder(run).evaluation_file if split == "test" else run / f"evaluation-{split}.json"
     checkpoint.write_text_atomic(out, json.dumps(result, indent=2))
     return result
+
+
+def label(p: Preset, n: int, seed: int, net_fid: FIDInceptionV3 | None) -> dict:
+    """What produced an evaluation's numbers: the feature extractors, n, the evaluation seed, the preset."""
+    fid = (f"InceptionV3 pool3, TF FID weights of 2015-12-05; 8-bit, TF1-bilinear resize to {SIZE}, (v-128)/128 "
+           "(docs/fid.md)") if net_fid is not None else f"not computed: no InceptionV3 weights ({INSTALL})"
+    return {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
+            "fid_extractor": fid, "n": n, "seed": seed, "preset": p.name}
+
+
+def reevaluate(run: str | Path, seeds, n: int = 500, inception: str | Path | bool | None = True) -> dict:
+    """The evaluation's own noise: RUN's generator scored again on the test split at its evaluation.json's surface
+    level, once per evaluation seed in `seeds` (new samples and cameras; the same real images). {seed: scores}."""
+    run = Path(run)
+    threshold = checkpoint.read_json(RunFolder(run).evaluation_file, "evaluation")["label"]["threshold"]
+    config, (G, p) = read_config(run), load_generator(run)
+    sets = eval_sets(config, p, n, 0, "test")
+    scorer = ImageScorer(sets["real"], feature_net(p), load_fid_net(inception))
+    return {s: score(v := generate(G, n, s), _renders(v, p, s + 1, threshold), sets["reference"], scorer, threshold)
+            for s in seeds}

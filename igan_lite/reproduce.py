@@ -11,6 +11,7 @@ With `only_shipped` nothing is trained: the table is made of what `checkpoints/`
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from .run_folder import RunFolder, checkpoint_path, export_run, last_samples, re
 from .shapes import CATEGORIES
 from .train import train
 
-METRICS = {"fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑", "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
+METRICS = {"fid": "FID ↓", "kid": "KID ↓", "fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑",
+           "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
 REFERENCES = {"untrained_generator": "untrained generator", "random_boxes": "random boxes", "real_vs_real": "real shapes (floor)"}
 ABLATION_CATEGORIES = ("chair", "table")
 
@@ -110,19 +112,27 @@ def schedule(run: Path) -> str:
     return "run-ahead" if get_method(config["method"]).proxy and preset_from_dict(config["preset"], f"{run}/config.json").run_ahead else "serial"
 
 
-def evaluation(run: Path, n: int, references: bool) -> dict:
-    """RUN's evaluation.json, computed unless one of this protocol (n, test split, `references` rows) is there
-    (a damaged one is computed again)."""
+def evaluation(run: Path, n: int, references: bool, fid: bool = True) -> dict:
+    """RUN's evaluation.json, computed unless one of this protocol is there: n, the test split, the reference rows
+    if `references`, and with `fid` FID and KID with the surface level chosen by FID (a damaged file is computed
+    again). With `fid`, Inception's weights are required (inception.find_weights says how to install them)."""
     path = RunFolder(run).evaluation_file
     if path.exists():
         try:
             result = json.loads(path.read_text())
             label = result["label"]
-            if label["n"] == n and label.get("split") == "test" and (not references or "random_boxes" in result):
+            if (label["n"] == n and label.get("split") == "test" and (not references or "random_boxes" in result)
+                    and (not fid or ("fid" in result["generator"] and "validation_fid" in label))):
                 return result
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             print(f"{path} is damaged; evaluating again")
-    return evaluate_run(run, n=n, baselines=references)
+    return evaluate_run(run, n=n, baselines=references, inception=fid)
+
+
+def wants_fid(p: Preset) -> bool:
+    """Whether the table's evaluations need FID: every preset but smoke, whose tests score FD-lite alone (Inception
+    on every smoke evaluation would add minutes, and Binder and Colab run without its weights)."""
+    return p.name != "smoke"
 
 
 def eval_size(p: Preset) -> int:
@@ -135,7 +145,7 @@ def run_record(v: Variant, category: str, seed: int, run: Path, result: dict) ->
     label = result["label"]
     return {"variant": v.key, "row": v.label, "category": category, "seed": seed, "preset": label["preset"],
             "steps": read_config(run)["preset"]["steps"], "n": label["n"], "split": label["split"],
-            "threshold": label["threshold"], **{m: result["generator"][m] for m in METRICS},
+            "threshold": label["threshold"], **{m: result["generator"].get(m, math.nan) for m in METRICS},
             "collapsed": " ".join(collapsed(read_metrics(run))), "f_schedule": schedule(run), "run": str(run)}
 
 
@@ -144,7 +154,7 @@ def reference_records(category: str, seed: int, result: dict) -> list[dict]:
     label = result["label"]
     return [{"variant": key, "row": name, "category": category, "seed": seed, "preset": label["preset"], "steps": 0,
              "n": label["n"], "split": label["split"], "threshold": 0.5,
-             **{m: result[key][m] for m in METRICS}, "collapsed": "", "f_schedule": "", "run": ""}
+             **{m: result[key].get(m, math.nan) for m in METRICS}, "collapsed": "", "f_schedule": "", "run": ""}
             for key, name in REFERENCES.items() if key in result]
 
 
@@ -169,7 +179,7 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
             missing.append(f"{p.name}/{category}/{run_name(v, seed)}")
             continue
         first_reference = v.key == "iggan" and not any(r["category"] == category for r in references)
-        result = evaluation(run, eval_size(p), references=first_reference)
+        result = evaluation(run, eval_size(p), references=first_reference, fid=wants_fid(p))
         if first_reference:
             references += reference_records(category, seed, result)
         records.append(run_record(v, category, seed, run, result))

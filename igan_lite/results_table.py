@@ -1,12 +1,17 @@
 """The results table and the claims drawn from it: per-seed records (reproduce.py) -> mean ± std (min-max)
 per method and category, and sentences that state only what the records show.
 
-A comparison is a win only when the seed ranges do not overlap (the winner's worst seed beats the loser's best);
-overlapping ranges are a tie; with fewer than two seeds a side it stays open. Every run counts, collapsed ones included (diagnostics.collapsed marks them).
+The headline image score is FID (docs/fid.md) wherever every record has it, else FD-lite (the smoke preset).
+A comparison is a win only when the seed ranges do not overlap, by more than the evaluation's own noise (the
+winner's worst seed beats the loser's best by more than re-scoring one run with new samples can move it:
+`noise_margins`); otherwise it is a tie; with fewer than two seeds a side it stays open. Every run counts,
+collapsed ones included (diagnostics.collapsed marks them).
 """
 from __future__ import annotations
 
 import csv
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,23 +19,30 @@ import numpy as np
 from .reproduce import METRICS, VARIANTS, grid
 from .shapes import CATEGORIES
 
-LOWER_IS_BETTER = {"fd_lite": True, "nearest_iou": False, "cov": False, "mmd": True, "1nna": True}
+LOWER_IS_BETTER = {"fid": True, "kid": True, "fd_lite": True, "nearest_iou": False, "cov": False, "mmd": True, "1nna": True}
+DIGITS = {"fid": 1, "kid": 4}  # decimals in the table (3 elsewhere)
 NUMERIC = ("seed", "steps", "n", "threshold", *METRICS)
 BASELINES = ("vh", "ao", "ea")
 FULL_GRID = grid(sorted(CATEGORIES), (0, 1, 2))  # what `igan-lite reproduce --preset lite` trains
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
+    """One row per dict; a score not computed (NaN: no FID at the smoke preset) is an empty cell."""
+    blank = lambda v: "" if isinstance(v, float) and math.isnan(v) else v  # noqa: E731
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: blank(v) for k, v in row.items()} for row in rows)
+
+
+def _number(value: str) -> float:
+    return float(value) if value != "" else math.nan  # a score this evaluation did not compute (smoke: no FID)
 
 
 def read_csv(path: str | Path) -> tuple[list[dict], list[dict]]:
     """(run records, reference rows) of a results csv written by `igan-lite reproduce`."""
     with open(path, newline="") as f:
-        rows = [{k: (float(v) if k in NUMERIC else v) for k, v in r.items()} for r in csv.DictReader(f)]
+        rows = [{k: (_number(v) if k in NUMERIC else v) for k, v in r.items()} for r in csv.DictReader(f)]
     runs = [r for r in rows if r["run"]]
     return runs, [r for r in rows if not r["run"]]
 
@@ -52,53 +64,75 @@ def by_variant(records: list[dict], category: str) -> dict[str, list[dict]]:
 MIN_SEEDS = 2  # a side with fewer seeds has no range: no win, loss or tie can be called
 
 
-def compare(a: list[dict], b: list[dict], metric: str) -> str:
-    """"win" if every seed of `a` beats every seed of `b` on `metric`, "loss" the other way round, else "tie";
-    "open" while either side has fewer than MIN_SEEDS seeds."""
+def headline(records: list[dict]) -> str:
+    """The image score claims lead with: "fid" when every record has one, else "fd_lite"."""
+    return "fid" if records and all(math.isfinite(r.get("fid", math.nan)) for r in records) else "fd_lite"
+
+
+def compare(a: list[dict], b: list[dict], metric: str, noise: float = 0.0) -> str:
+    """"win" if every seed of `a` beats every seed of `b` on `metric` by more than `noise` (relative: the facing
+    bounds differ by more than noise x the larger of them), "loss" the other way round, else "tie"; "open" while
+    either side has fewer than MIN_SEEDS seeds."""
     if min(len(a), len(b)) < MIN_SEEDS:
         return "open"
     ca, cb = cell(a, metric), cell(b, metric)
     if LOWER_IS_BETTER[metric]:
         ca, cb = {"min": -ca["max"], "max": -ca["min"]}, {"min": -cb["max"], "max": -cb["min"]}
-    return "win" if ca["min"] > cb["max"] else "loss" if ca["max"] < cb["min"] else "tie"
+
+    def apart(worse: float, better: float) -> bool:  # `better` beats `worse` by more than the noise
+        return better - worse > noise * max(abs(worse), abs(better))
+    return "win" if apart(cb["max"], ca["min"]) else "loss" if apart(ca["max"], cb["min"]) else "tie"
 
 
-def failed_to_learn(records: list[dict], references: list[dict]) -> set[str]:
-    """The runs (their folders) scored worse on FD-lite than unions of random boxes of their category: no better
-    than a shape prior with no training, whatever the collapse warnings said during the run."""
-    boxes = {r["category"]: r["fd_lite"] for r in references if r["variant"] == "random_boxes"}
-    return {r["run"] for r in records if r["category"] in boxes and r["fd_lite"] > boxes[r["category"]]}
+def noise_margins(path: str | Path) -> dict[str, float]:
+    """{metric: relative margin} from an evaluation-noise file (scripts/evaluation_noise.py): the largest
+    (max - min) / mean any measured run showed over evaluation seeds; {} (no margin) when the file is absent."""
+    path = Path(path)
+    return json.loads(path.read_text())["margin"] if path.is_file() else {}
+
+
+def failed_to_learn(records: list[dict], references: list[dict], metric: str | None = None) -> set[str]:
+    """The runs (their folders) scored worse on `metric` (default: the headline score) than unions of random
+    boxes of their category: no better than a shape prior with no training, whatever the collapse warnings said."""
+    metric = metric or headline(records)
+    boxes = {r["category"]: r[metric] for r in references if r["variant"] == "random_boxes"}
+    return {r["run"] for r in records if r["category"] in boxes and r[metric] > boxes[r["category"]]}
 
 
 def markdown(records: list[dict], references: list[dict], missing: list[str], p, seeds) -> str:
     """The table, one block per category: mean ± std (min-max) over seeds, seeds found, collapsed runs."""
+    score = METRICS[headline(records)]
     lines = [f"# Results: preset `{p.name}`, {p.steps} steps, seeds {list(seeds)}", "",
-             f"FD-lite: Fréchet distance of FeatureNet features (a small classifier trained on ShapeNet-lite "
-             f"{p.image_size}px renders; not Inception), real-renderer images of n generated shapes vs n real images of "
-             "held-out test shapes. 3D: voxel IoU against n test shapes. f's surface level for each run was chosen "
-             "on the validation split (evaluate.choose_threshold). Cells: mean ± std (min-max) over seeds; "
-             "\"collapsed\": runs diagnostics.collapsed flags; \"failed\": runs with a higher FD-lite than random boxes "
-             "(failed_to_learn); both counted in the means. Written by `igan-lite reproduce`.", ""]
+             "Image scores of real-renderer images of n generated shapes against n real images of held-out test "
+             "shapes: FID and KID, InceptionV3 pool3 features with the standard TF weights (docs/fid.md), and FD-lite, "
+             f"the fast score (features of FeatureNet, a small classifier trained on ShapeNet-lite {p.image_size}px "
+             "renders; not Inception). 3D: voxel IoU against n test shapes. f's surface level for each run was "
+             "chosen on the validation split (evaluate.choose_threshold). Cells: mean ± std (min-max) over seeds; "
+             "\"collapsed\": runs diagnostics.collapsed flags; \"failed\": runs with a worse "
+             f"{score} than random boxes (failed_to_learn); both counted in the means. Written by `igan-lite reproduce`.", ""]
     failed = failed_to_learn(records, references)
+    shown = [m for m in METRICS if any(math.isfinite(r[m]) for r in records)]
     for category in dict.fromkeys(r["category"] for r in records):
         found = by_variant(records, category)
         lines += [f"## {category} (n = {int(records[0]['n'])})", "",
-                  "| | seeds | collapsed | failed | " + " | ".join(METRICS.values()) + " |", "|---|---|---|---|" + "---|" * len(METRICS)]
+                  "| | seeds | collapsed | failed | " + " | ".join(METRICS[m] for m in shown) + " |",
+                  "|---|---|---|---|" + "---|" * len(shown)]
         for v in VARIANTS:
             if v.key in found:
                 rows = found[v.key]
-                cells = [_format(cell(rows, m), len(rows)) for m in METRICS]
+                cells = [_format(cell(rows, m), len(rows), DIGITS.get(m, 3)) for m in shown]
                 bad = sum(bool(r["collapsed"]) for r in rows)
                 lines.append(f"| {v.label} | {len(rows)} | {bad} | {sum(r['run'] in failed for r in rows)} | "
                              + " | ".join(cells) + " |")
         for r in references:
             if r["category"] == category:
-                lines.append(f"| {r['row']} (reference) | | | | " + " | ".join(f"{r[m]:.3f}" for m in METRICS) + " |")
+                lines.append(f"| {r['row']} (reference) | | | | " + " | ".join(f"{r[m]:.{DIGITS.get(m, 3)}f}" for m in shown) + " |")
         lines.append("")
     if missing:
         lines += [f"Missing from this table ({len(missing)} runs): " + ", ".join(missing), ""]
     return "\n".join(lines)
 
 
-def _format(c: dict, n: int) -> str:
-    return f"{c['mean']:.3f}" if n == 1 else f"{c['mean']:.3f} ± {c['std']:.3f} ({c['min']:.3f}-{c['max']:.3f})"
+def _format(c: dict, n: int, digits: int = 3) -> str:
+    f = lambda v: f"{v:.{digits}f}"  # noqa: E731
+    return f(c["mean"]) if n == 1 else f"{f(c['mean'])} ± {f(c['std'])} ({f(c['min'])}-{f(c['max'])})"

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 
 from igan_lite.presets import PRESETS, get_preset
-from igan_lite.reproduce import VARIANTS, eval_size, evaluation, obtain_run
+from igan_lite.reproduce import VARIANTS, eval_size, evaluation, obtain_run, wants_fid
 from igan_lite.run_folder import export_run
 
 SPEC = re.compile(r"(?P<category>[a-z]+)/(?P<variant>[a-z-]+)-seed(?P<seed>\d+)")
@@ -46,9 +46,10 @@ def ship(variant, category: str, seed: int, p, checkpoints: Path, runs_dir: Path
     shipped = checkpoints / p.name / category / f"{variant.key}-seed{seed}"
     if run != shipped:
         export_run(run, shipped, proxy=seed == 0, half=True)
-    result = evaluation(shipped, eval_size(p), references=variant.key == "iggan")  # the table's reference rows
+    result = evaluation(shipped, eval_size(p), references=variant.key == "iggan", fid=wants_fid(p))  # + the table's reference rows
     return (f"{shipped}: trained in {(trained - start) / 60:.1f} min, scored in {(time.time() - trained) / 60:.1f} min; "
-            f"test FD-lite {result['generator']['fd_lite']:.3f}, nearest IoU {result['generator']['nearest_iou']:.3f}")
+            f"test FID {result['generator'].get('fid', float('nan')):.1f}, FD-lite {result['generator']['fd_lite']:.3f}, "
+            f"nearest IoU {result['generator']['nearest_iou']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy import linalg
 
-from igan_lite.metrics import FeatureNet, fd_lite, frechet_distance, iou_matrix, shape_metrics, train_feature_net
+from igan_lite.metrics import FeatureNet, fd_lite, features_fd, frechet_distance, iou_matrix, shape_metrics, train_feature_net
 
 
 def _independent_fd(mu1, c1, mu2, c2):
@@ -21,6 +21,14 @@ def test_frechet_distance_matches_an_independent_computation():
     assert abs(frechet_distance(mu1, c1, mu1, c1)) < 1e-6
     # 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2
     assert np.isclose(frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])), 4 + 1)
+
+
+def test_features_fd_without_covariances_equals_the_covariance_formula():
+    rng = np.random.default_rng(5)
+    for m, n, d in ((30, 40, 64), (200, 150, 8)):  # fewer samples than dimensions, and more
+        fa, fb = rng.normal(size=(m, d)), rng.normal(0.2, 1.3, size=(n, d)) @ rng.normal(size=(d, d))
+        want = frechet_distance(fa.mean(0), np.cov(fa, rowvar=False), fb.mean(0), np.cov(fb, rowvar=False))
+        assert np.isclose(features_fd(fa, fb), want, rtol=1e-6)
 
 
 def test_fd_lite_tells_categories_apart_and_rejects_bad_input():
