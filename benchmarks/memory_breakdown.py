@@ -45,19 +45,22 @@ def main() -> None:
     args = ap.parse_args()
     threading.Thread(target=_sample, daemon=True).start()
     mark("python, torch")
-    from igan_lite import backend
+    from igan_lite.render import backend
     backend.open3d()
     mark("import open3d")
-    from train_step import parse_sets
     import torch
-    from igan_lite import steps
+    from train_step import parse_sets
+
+    from igan_lite.core import steps
+    from igan_lite.data.proxy_prior import prior_grids
     from igan_lite.presets import get_preset
-    from igan_lite.train import build, run_config
+    from igan_lite.training.train import build, run_config
     p = get_preset("lite", pretrain_steps=args.pretrain_steps, **parse_sets(args.set))
     torch.set_num_threads(p.threads)  # what train() does while it trains
     with build(run_config("iggan", "chair", p, 0)) as t:
         mark(f"run built (nets, optimisers, dataset of {len(t.real)} images, {p.render_workers} render worker)")
-        steps.pretrain_proxy(t.train.R, t.opt_r, partial(steps.f, t), t.nets.G, p, t.rng, t.amp, progress=False)
+        prior = prior_grids(p.voxel_res, p.pretrain_shapes, t.rng, t.nets.G)
+        steps.pretrain_proxy(t.ddp.R, t.opt_r, partial(steps.f, t), prior, p, t.rng, t.amp, progress=False)
         mark(f"proxy pretrained ({p.pretrain_shapes} prior grids and their images, {p.pretrain_steps} steps)")
         for _ in range(args.steps):
             t.method.step(t)

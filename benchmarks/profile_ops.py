@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from torch.profiler import ProfilerActivity, profile
-
 from machine import describe
+from torch.profiler import ProfilerActivity, profile
 from train_step import PHASES, measure, parse_sets, trainer
 
 

@@ -1,4 +1,4 @@
-"""Real-renderer throughput: images/s in this process vs 1 and 2 render worker processes (render_pool.py).
+"""Real-renderer throughput: images/s in this process vs 1 and 2 render worker processes (render/pool.py).
 
 Grids are 32³ unless --res says otherwise: the shipped lite chair generator's samples (what training draws),
 clean procedural chairs, and two failure modes whose meshes are costly (smooth noise blobs, isolated speckle;
@@ -13,15 +13,14 @@ import time
 
 import numpy as np
 import torch
+from machine import describe
 from scipy import ndimage
 
-from igan_lite.camera import CameraPrior
-from igan_lite.render import RenderSettings, get_renderer, voxels_to_mesh
-from igan_lite.render_pool import RenderPool
-from igan_lite.shapes import make_shape
-from igan_lite.run_folder import load_generator
-
-from machine import describe
+from igan_lite.core.camera import CameraPrior
+from igan_lite.data.shapes import make_shape
+from igan_lite.render.pool import RenderPool
+from igan_lite.render.renderer import RenderSettings, get_renderer, voxels_to_mesh
+from igan_lite.training.run_folder import load_generator
 
 GENERATOR = "checkpoints/lite/chair/iggan-seed0"
 

@@ -16,14 +16,14 @@ import time
 
 import numpy as np
 import torch
-
-from igan_lite import checkpoint, steps
-from igan_lite.data import render_settings
-from igan_lite.presets import get_preset
-from igan_lite.render_pool import RenderPool
-from igan_lite.train import Parts, build, run_config
-
 from machine import describe
+
+from igan_lite.core import steps
+from igan_lite.data.datasets import render_settings
+from igan_lite.presets import get_preset
+from igan_lite.render.pool import RenderPool
+from igan_lite.training import checkpoint
+from igan_lite.training.train import Parts, build, run_config
 
 START = "checkpoints/lite/chair/iggan-seed0/checkpoint.pt"
 PHASES = ("generator_forward", "real_render", "discriminator", "proxy", "generator")

@@ -15,15 +15,16 @@ import argparse
 import sys
 import traceback
 
-from .backend import RenderBackendError
-from .presets import PRESETS
-from .train import METHODS, TrainingDiverged
-from .shapes import CATEGORIES
+from igan_lite.data.shapes import CATEGORIES
+from igan_lite.presets import PRESETS
+from igan_lite.render.backend import RenderBackendError
+from igan_lite.training.train import METHODS, TrainingDiverged
 
 
 def _dataset_build(args) -> None:
-    from .data import build_dataset
-    from .own_data import build_image_dataset, build_mesh_dataset
+    from igan_lite.data.datasets import build_dataset, default_dir
+    from igan_lite.data.own_data import build_image_dataset, build_mesh_dataset
+    from igan_lite.presets import get_preset
 
     flags = (("--views", args.views is not None, args.meshes), ("--crop", args.crop, args.images),
              ("--skip-bad", args.skip_bad, args.meshes or args.images))
@@ -40,22 +41,22 @@ def _dataset_build(args) -> None:
                                    progress=not args.quiet)
         return print(f"images from {args.images}: {path}")
     categories = sorted(CATEGORIES) if args.category == "all" else [args.category]
-    for category in categories:
-        out = args.out if len(categories) == 1 else None
+    for category in categories:  # --category all --out D: D/<category>-<preset>-seed<seed>, as under data/
+        out = args.out if len(categories) == 1 or args.out is None else default_dir(category, get_preset(args.preset), args.seed, root=args.out)
         path = build_dataset(category, args.preset, out, seed=args.seed, progress=not args.quiet)
         print(f"{category}: {path}")
 
 
 def _parse_sets(items: list[str]) -> dict:
     """`--set lambda_dom=0.5 --set steps=200` -> preset overrides, typed and checked (preset_rules.py)."""
-    from .preset_rules import parse_override
+    from igan_lite.preset_rules import parse_override
 
     return dict(parse_override(item) for item in items)
 
 
 def _train(args) -> None:
-    from .presets import get_preset
-    from .train import train
+    from igan_lite.presets import get_preset
+    from igan_lite.training.train import train
 
     overrides = _parse_sets(args.set)
     if args.steps is not None:
@@ -79,13 +80,13 @@ def _train(args) -> None:
 
 
 def _sample(args) -> None:
-    from .sample import sample_run
+    from igan_lite.evaluation.sample import sample_run
 
     print(f"samples written to {sample_run(args.run, args.n, args.out, seed=args.seed)}")
 
 
 def _evaluate(args) -> None:
-    from .evaluate import evaluate_run
+    from igan_lite.evaluation.evaluate import evaluate_run
 
     inception = False if args.no_fid else (args.inception or None)
     result = evaluate_run(args.run, n=args.n, seed=args.seed, snapshots=args.snapshots, inception=inception,
@@ -106,7 +107,7 @@ def _evaluate(args) -> None:
 
 
 def _reproduce(args) -> None:
-    from .reproduce import reproduce
+    from igan_lite.experiments.reproduce import reproduce
 
     if args.retrain and args.from_checkpoints:
         raise ValueError("reproduce --retrain and --from-checkpoints exclude each other; pass one")
@@ -120,7 +121,7 @@ def _reproduce(args) -> None:
 
 
 def _claims(args) -> None:
-    from .claims import claims_markdown, update_readme
+    from igan_lite.experiments.claims import claims_markdown, update_readme
 
     if args.readme:
         update_readme(args.readme, args.results)
@@ -130,7 +131,7 @@ def _claims(args) -> None:
 
 
 def _export(args) -> None:
-    from .run_folder import export_run
+    from igan_lite.training.run_folder import export_run
 
     print(f"exported to {export_run(args.run, args.out)}")
 

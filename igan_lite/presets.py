@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import MISSING, dataclass, replace
 
-from .preset_rules import validated
+from igan_lite.preset_rules import validated
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Preset:
     pretrain_shapes: int = 1024
     pretrain_steps: int = 400
     # speed (benchmarks/RESULTS.md); render_workers does not change a run's numbers, run_ahead does
-    render_workers: int = 1  # processes drawing f (render_pool.py); 0 = in the training process
+    render_workers: int = 1  # processes drawing f (render/pool.py); 0 = in the training process
     run_ahead: bool = True  # draw batch t+1 while the nets compute step t (D and proxy see G one update late)
     threads: int = 1  # torch threads for the nets (0: torch's default); 1 measured best on a shared CPU
     # bf16 autocast of G and R where the device computes bf16 natively (CUDA; a CPU with AVX512-BF16 or AMX),
@@ -95,7 +95,7 @@ def get_preset(name: str | Preset | None = None, **overrides) -> Preset:
 
 # Fields added after runs were shipped, with the value those runs were trained with.
 BEFORE_FIELD = {"render_workers": 0, "run_ahead": False}
-# Fields that change how fast a run goes but not its numbers (render_pool.py draws the same images).
+# Fields that change how fast a run goes but not its numbers (render/pool.py draws the same images).
 SPEED_ONLY = ("render_workers",)
 
 

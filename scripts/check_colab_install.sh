@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check the notebooks' Colab set-up cell here: a fresh clone of this repository (a local path in place of
-# igan_lite/colab.py's REPO_URL), a fresh virtualenv, then exactly what the cell does (igan_lite.colab.setup:
+# igan_lite/notebook/colab.py's REPO_URL), a fresh virtualenv, then exactly what the cell does (igan_lite.notebook.colab.setup:
 # apt-get as root, else only a check that the libraries are there; pip install -e; headless rendering),
 # and one frame drawn by the real renderer. CI runs it (.ci/run). Cheap: pip reuses the torch wheel it finds.
 set -euo pipefail
@@ -17,12 +17,12 @@ APT=$([ "$(id -u)" = 0 ] && echo True || echo False)
 cd "$WORK"
 "$WORK/venv/bin/python" - "$WORK/igan-lite" "$APT" <<'PY'
 import sys
-sys.path.insert(0, sys.argv[1])                     # as the first cell does before importing igan_lite.colab
-from igan_lite.colab import setup
+sys.path.insert(0, sys.argv[1])                     # as the first cell does before importing igan_lite.notebook.colab
+from igan_lite.notebook.colab import setup
 setup(sys.argv[1], apt=sys.argv[2] == "True")
 import numpy as np
-from igan_lite.camera import Camera
-from igan_lite.render import RenderSettings, render_voxels
+from igan_lite.core.camera import Camera
+from igan_lite.render.renderer import RenderSettings, render_voxels
 image = render_voxels(np.ones((8, 8, 8), np.float32), Camera(30, 20), RenderSettings(image_size=32))
 assert image.shape == (1, 1, 32, 32) and image.min() < 0.9, "the clone cannot render"
 import igan_lite

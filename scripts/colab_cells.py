@@ -2,7 +2,7 @@
 
     python scripts/colab_cells.py [--check]
 
-Both come from igan_lite/colab.py (REPO_URL, CLONE), the one place the repository address is written:
+Both come from igan_lite/notebook/colab.py (REPO_URL, CLONE), the one place the repository address is written:
 re-run this after changing it or adding a notebook. --check only reports notebooks that differ (exit 1).
 """
 from __future__ import annotations
@@ -15,16 +15,16 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from igan_lite.colab import CLONE, REPO_URL, badge  # noqa: E402
+from igan_lite.notebook.colab import CLONE, REPO_URL, badge  # noqa: E402
 
 SETUP = f'''# On Google Colab only: clone igan-lite, install it with the system libraries it renders with, and say
-# which device training will use (igan_lite/colab.py). Anywhere else this cell does nothing.
+# which device training will use (igan_lite/notebook/colab.py). Anywhere else this cell does nothing.
 import os, subprocess, sys
 if "google.colab" in sys.modules:
     if not os.path.isdir("{CLONE}"):
         subprocess.run(["git", "clone", "-q", "--depth", "1", "{REPO_URL}", "{CLONE}"], check=True)
     sys.path.insert(0, "{CLONE}")
-    from igan_lite.colab import setup
+    from igan_lite.notebook.colab import setup
     setup("{CLONE}")'''
 
 

@@ -21,9 +21,11 @@ import time
 import traceback
 from pathlib import Path
 
+from igan_lite.evaluation.evaluate import wants_fid
+from igan_lite.experiments.grid import VARIANTS
+from igan_lite.experiments.reproduce import eval_size, evaluation, obtain_run
 from igan_lite.presets import PRESETS, get_preset
-from igan_lite.reproduce import VARIANTS, eval_size, evaluation, obtain_run, wants_fid
-from igan_lite.run_folder import export_run
+from igan_lite.training.run_folder import export_run
 
 SPEC = re.compile(r"(?P<category>[a-z]+)/(?P<variant>[a-z-]+)-seed(?P<seed>\d+)")
 

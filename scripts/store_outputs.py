@@ -8,7 +8,9 @@ each notebook. What is kept is what a reader of the page needs, nothing that is 
   3D views) become one line saying so;
 - Open3D's and Filament's start-up banners and progress-bar redraws are dropped from the streams;
 - absolute paths become `<path>` (the repository) or `<tmp>` (a temporary folder);
-- execution timings and papermill's metadata are dropped; execution counts are renumbered.
+- execution timings and papermill's metadata are dropped; execution counts are renumbered;
+- an exercise's solution (a cell tagged "solution") keeps no output: the answer is not shown before it is asked
+  for, and the cell stays collapsed (its source and outputs hidden in the notebook's metadata).
 The notebook's metadata records the preset, the injected parameters and the sha256 of the code cells
 (`code_digest`), so tests/test_stored_outputs.py can tell stored outputs that no longer match the code.
 """
@@ -63,6 +65,15 @@ def clean_output(out: dict) -> dict | None:
     return out
 
 
+def fixed_preset(nb) -> str | None:
+    """The preset a notebook's parameters cell fixes whatever IGAN_PRESET says (notebook 08: smoke), else None."""
+    for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            found = re.search(r'^preset = "(\w+)"', cell.source, re.M)
+            return found.group(1) if found else None
+    return None
+
+
 def store(executed: str | Path, source: str | Path, preset: str, parameters: dict | None = None) -> int:
     """Copy EXECUTED's cleaned outputs into SOURCE (same cells, in order, bar papermill's injected cell);
     returns SOURCE's size in bytes. Raises ValueError if the cells differ or the result exceeds MAX_BYTES."""
@@ -81,11 +92,16 @@ def store(executed: str | Path, source: str | Path, preset: str, parameters: dic
                 outputs.append(out)
             seen_note |= note
         count += 1
+        if "solution" in mine.metadata.get("tags", []):
+            outputs = []
         mine.outputs, mine.execution_count = outputs, count
         for key in ("execution", "papermill"):
             mine.metadata.pop(key, None)
     nb.metadata.pop("widgets", None)
-    nb.metadata[KEY] = {"preset": preset, "parameters": parameters or {}, "code_digest": code_digest(nb)}
+    for key in ("kernelspec", "language_info"):  # what JupyterLab sets on opening: stored, opening changes nothing
+        if key in run.metadata:
+            nb.metadata[key] = run.metadata[key]
+    nb.metadata[KEY] = {"preset": fixed_preset(nb) or preset, "parameters": parameters or {}, "code_digest": code_digest(nb)}
     text = (nbformat.writes(nb) + "\n").encode()
     if len(text) > MAX_BYTES:
         raise ValueError(f"{source} would be {len(text) / 1e6:.1f} MB with its outputs, above "

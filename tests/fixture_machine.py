@@ -14,14 +14,18 @@ from pathlib import Path
 import pytest
 
 MACHINE = Path(__file__).parent / "fixtures" / "bit_for_bit" / "machine.json"
-RTOL, ATOL = 1e-4, 1e-6  # another CPU's rounding (measured: up to 2e-6 relative; 2e-7 absolute on the small DOM term)
+RTOL, ATOL = 1e-4, 1e-6  # another CPU's rounding (measured: up to 2e-5 relative; 2e-7 absolute on the small DOM term)
+# Adam's first moments (exp_avg) are compared through their sums, which cancel: on an AVX2 AMD EPYC against the
+# AVX512 recording machine, AO's and EA's generator moments summed differed by up to 2.9e-4 relative (4e-4 absolute)
+# after 6 smoke steps, every weight, loss and gate agreeing; their sums get this looser bound on another CPU
+RTOL_SIGNED_SUM = 1e-3
 
 FINGERPRINT_CODE = """
 import hashlib, torch
-from igan_lite.camera import Camera, frustum_grid
-from igan_lite.nets import build_nets
+from igan_lite.core.camera import Camera, frustum_grid
+from igan_lite.core.nets import build_nets
 from igan_lite.presets import get_preset
-from igan_lite.render import RenderSettings, render_voxels
+from igan_lite.render.renderer import RenderSettings, render_voxels
 torch.set_num_threads(1)
 torch.manual_seed(0)
 p = get_preset("smoke")
@@ -65,7 +69,8 @@ def close(got, want, where: str) -> None:
         for i, (a, b) in enumerate(zip(got, want)):
             close(a, b, f"{where}[{i}]")
     elif isinstance(want, float) and not isinstance(got, bool):
-        assert got == pytest.approx(want, rel=RTOL, abs=ATOL), f"{where}: {got!r} vs {want!r}"
+        rtol = RTOL_SIGNED_SUM if where.endswith(".exp_avg") else RTOL
+        assert got == pytest.approx(want, rel=rtol, abs=ATOL), f"{where}: {got!r} vs {want!r}"
     else:
         assert got == want, f"{where}: {got!r} vs {want!r}"
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from igan_lite.camera import Camera, CameraPrior
 from igan_lite.cli import main
-from igan_lite.data import build_dataset, load_image_folder
+from igan_lite.core.camera import Camera, CameraPrior
+from igan_lite.data.datasets import build_dataset, load_image_folder
+from igan_lite.data.shapes import load_mesh, mesh_to_voxels
 from igan_lite.presets import get_preset, preset_from_dict
-from igan_lite.render import RenderSettings, render_inputs
-from igan_lite.shapes import check_mesh, load_mesh, mesh_to_voxels
+from igan_lite.render.renderer import RenderSettings, check_mesh, render_inputs
 
 # --- presets: --set, the API and stored configs share one validator (preset_rules.py) ----------------
 
@@ -206,7 +206,7 @@ def test_bad_mesh_file_is_refused_fast(text, expected, tmp_path):
 
 
 def _mesh(vertices, triangles):
-    from igan_lite.backend import open3d
+    from igan_lite.render.backend import open3d
 
     o3d = open3d()
     return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(vertices, np.float64)),
@@ -316,7 +316,7 @@ def test_negative_seeds_are_refused(tmp_path, capsys):
 
 
 def test_unknown_category_is_refused_before_the_run_folder(tmp_path):
-    from igan_lite.train import train
+    from igan_lite.training.train import train
 
     with pytest.raises(ValueError, match="unknown category 'sofa'"):
         train("iggan", "sofa", "smoke", tmp_path / "r", progress=False)
@@ -325,7 +325,7 @@ def test_unknown_category_is_refused_before_the_run_folder(tmp_path):
 
 @pytest.mark.parametrize("n", [10, 100_000, "50"], ids=["eval-n-too-small", "eval-n-too-large", "eval-n-string"])
 def test_evaluation_size_is_checked_before_loading(n, tmp_path):
-    from igan_lite.evaluate import evaluate_run
+    from igan_lite.evaluation.evaluate import evaluate_run
 
     with pytest.raises(ValueError, match=r"evaluate n: expected an int in \[50, 20000\]"):
         evaluate_run(tmp_path / "no-run", n=n)
@@ -333,7 +333,7 @@ def test_evaluation_size_is_checked_before_loading(n, tmp_path):
 
 @pytest.mark.parametrize("n", [0, 5000], ids=["sample-n-0", "sample-n-5000"])
 def test_sample_count_is_checked_before_loading(n, tmp_path):
-    from igan_lite.sample import sample_run
+    from igan_lite.evaluation.sample import sample_run
 
     with pytest.raises(ValueError, match=r"sample n: expected an int in \[1, 1024\]"):
         sample_run(tmp_path / "no-run", n)

@@ -1,7 +1,8 @@
 """The notebooks as a person uses them: JupyterLab with its default settings, a real (headless) Chromium.
 
-Opens notebooks 01, 02 and 05, runs all cells, moves every widget (sliders, dropdown, checkboxes, buttons),
-and checks that the picture or plot changed and that the kernel never died or restarted. Screenshots go to
+Opens notebooks 01, 02, 05 and 06, checks that opening one does not mark it modified, runs all cells, moves
+every widget (sliders, dropdown, checkboxes, buttons), and checks that the picture or plot changed and that the
+kernel never died or restarted; notebook 06 must show the shipped lite results at the smoke preset. Screenshots go to
 runs/browser/. Needs Debian's `chromium` and `chromium-driver` (`apt-get install chromium chromium-driver`)
 and selenium; skipped, saying which is missing, otherwise. Smoke preset. JupyterLab 4.6 sends widget
 messages on a kernel subshell by default: this is the path that killed the kernel before the render thread.
@@ -125,7 +126,7 @@ const kernel = nb.sessionContext.session && nb.sessionContext.session.kernel;
 const cells = nb.content.widgets.filter(c => c.model.type === 'code');
 const errors = cells.flatMap(c => c.model.outputs.toJSON()).filter(o => o.output_type === 'error')
                     .map(o => o.ename + ': ' + o.evalue);
-return {kernel: kernel ? kernel.status : null, statuses: window.__statuses || [],
+return {kernel: kernel ? kernel.status : null, statuses: window.__statuses || [], dirty: nb.context.model.dirty,
         done: cells.every(c => c.model.executionCount !== null), errors: errors,
         dialogs: Array.from(document.querySelectorAll('.jp-Dialog-header')).map(d => d.textContent)};
 """
@@ -140,8 +141,9 @@ def _open_and_run(driver, lab, notebook: str) -> None:
     url, token = lab
     driver.get(f"{url}/lab/tree/notebooks/{notebook}?token={token}&reset")
     _wait(lambda: (driver.execute_script(NOTEBOOK_STATE) or {}).get("kernel") == "idle", 300, f"{notebook}'s kernel", driver)
-    dialogs = driver.execute_script(NOTEBOOK_STATE)["dialogs"]
-    assert not dialogs, f"JupyterLab showed {dialogs} (for 'Build Recommended': python scripts/lab_config.py)"
+    state = driver.execute_script(NOTEBOOK_STATE)
+    assert not state["dialogs"], f"JupyterLab showed {state['dialogs']} (for 'Build Recommended': python scripts/lab_config.py)"
+    assert not state["dirty"], f"{notebook} is marked modified as soon as it opens: its stored form is not what JupyterLab writes"
     driver.execute_script(WATCH_KERNEL)
     # the notebook opens with its stored lite outputs (scripts/store_outputs.py): clear them, execution counts
     # included, so that "every cell has run" below means this Run All ran it
@@ -253,3 +255,18 @@ def _checkbox(driver, label: str) -> None:
     was = box.is_selected()
     box.click()
     assert box.is_selected() != was, f"checkbox {label!r} did not toggle"
+
+
+def test_notebook06_run_all_shows_the_shipped_lite_results(browser, lab):
+    """At smoke (Binder's preset), Run All must still put the project's results on screen: the shipped lite table,
+    its claims and Figure 1, each labelled as shipped; the smoke run below them is labelled a pipeline check."""
+    _open_and_run(browser, lab, "06_fid_results.ipynb")
+    text = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook").get_attribute("textContent")
+    for shown in ("Results: preset lite", "Shipped result (figures/fig1_lite.png)", "FID ↓", "pipeline check",
+                  "Against the paper"):
+        assert shown in text, f"notebook 06 at smoke does not show {shown!r}"
+    figure = next(img for img in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")
+                  if "fig1_lite.png" in img.find_element(By.XPATH, "ancestor::div[contains(@class, 'jp-Cell')][1]").get_attribute("textContent"))
+    _show(browser, figure)
+    assert browser.execute_script("return arguments[0].naturalWidth", figure) > 500, "Figure 1 did not load"
+    browser.save_screenshot(str(SHOTS / "06_fid_results_figure1.png"))

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from igan_lite.camera import Camera, CameraPrior, frustum_grid, resample_to_camera
+from igan_lite.core.camera import Camera, CameraPrior, frustum_grid, resample_to_camera
 
 
 def test_camera_projection_is_a_look_at_pinhole():

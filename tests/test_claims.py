@@ -1,11 +1,11 @@
 """The claims block: a win needs seed ranges apart, overlapping ranges tie, every run counts; README's block is
-what igan_lite.claims writes from the shipped results csv."""
+what igan_lite.experiments.claims writes from the shipped results csv."""
 from pathlib import Path
 
 import pytest
 
-from igan_lite.claims import claims_markdown, readme_block, update_readme
-from igan_lite.results_table import compare, write_csv
+from igan_lite.experiments.claims import STATUS, claims_markdown, readme_block, status_markdown, update_readme
+from igan_lite.experiments.results_table import compare, write_csv
 
 ROOT = Path(__file__).parent.parent
 
@@ -41,9 +41,10 @@ def test_claims_count_wins_ties_losses_and_collapses(tmp_path):
     assert "IG-GAN (proxy + DOM) 1 and 0 of 6" in text  # no references in this csv: nothing is compared with boxes
 
     readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- CLAIMS:START -->\nold\n<!-- CLAIMS:END -->\nrest\n")
+    readme.write_text("intro <!-- STATUS:START -->old<!-- STATUS:END -->.\n<!-- CLAIMS:START -->\nold\n<!-- CLAIMS:END -->\nrest\n")
     update_readme(readme, csv_path)
     assert readme_block(readme) == text and readme.read_text().endswith("rest\n")
+    assert "15 of the grid's 72 runs" in readme_block(readme, STATUS) and "57 runs are still missing" in readme_block(readme, STATUS)
     readme.write_text("no block")
     with pytest.raises(ValueError, match="has no claims block"):
         update_readme(readme, csv_path)
@@ -90,3 +91,5 @@ def test_readme_block_is_generated_from_the_shipped_results(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert readme_block("README.md") == claims_markdown("figures/results_lite.csv"), \
         "README's claims block is stale: run `igan-lite claims --readme README.md`"
+    assert readme_block("README.md", STATUS) == status_markdown("figures/results_lite.csv"), \
+        "README's status sentence is stale: run `igan-lite claims --readme README.md`"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from igan_lite import colab
+from igan_lite.notebook import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("colab_cells", ROOT / "scripts" / "colab_cells.py")

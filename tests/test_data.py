@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from igan_lite.cli import main
-from igan_lite.data import build_dataset, cache_status, load_dataset, load_eval_voxels, load_image_folder
+from igan_lite.data.datasets import build_dataset, cache_status, load_dataset, load_eval_voxels, load_image_folder
 from igan_lite.presets import get_preset
 
 TINY = get_preset("smoke", n_shapes=6)
@@ -96,7 +96,7 @@ def test_image_folder_loads_resized_gray_or_rgb(tmp_path):
 
 
 def test_a_renderer_change_invalidates_the_cache(tmp_path, monkeypatch, capsys):
-    import igan_lite.data as data
+    import igan_lite.data.datasets as data
 
     out = build_dataset("chair", TINY, tmp_path / "ds", progress=False)
     monkeypatch.setattr(data, "RENDERER_VERSION", data.RENDERER_VERSION + 1)

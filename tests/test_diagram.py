@@ -1,8 +1,8 @@
-"""docs/iggan_diagram.svg is what igan_lite/diagram.py draws, and the picture names every loss and net."""
+"""docs/iggan_diagram.svg is what igan_lite/notebook/diagram.py draws, and the picture names every loss and net."""
 import re
 from pathlib import Path
 
-from igan_lite import diagram
+from igan_lite.notebook import diagram
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = ROOT / "docs" / "iggan_diagram.svg"
@@ -15,7 +15,7 @@ def _texts(svg: str) -> list[str]:
 
 def test_the_committed_svg_is_what_the_code_draws(tmp_path):
     fresh = diagram.save(tmp_path / "d.svg").read_text()
-    assert _texts(SVG.read_text()) == _texts(fresh), "docs/iggan_diagram.svg is stale: python -m igan_lite.diagram"
+    assert _texts(SVG.read_text()) == _texts(fresh), "docs/iggan_diagram.svg is stale: python -m igan_lite.notebook.diagram"
     assert SVG.stat().st_size < 200_000
 
 

@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from igan_lite import checkpoint
-from igan_lite.distributed import resolve_device
+from igan_lite.core.steps import generate, sample_grid
+from igan_lite.infra.distributed import resolve_device
 from igan_lite.presets import get_preset
-from igan_lite.steps import generate, sample_grid
-from igan_lite.train import build, run_config
+from igan_lite.training import checkpoint
+from igan_lite.training.train import build, run_config
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 
 SYNC_CHECK = """
 import torch, torch.distributed as dist
-from igan_lite import distributed
+from igan_lite.infra import distributed
 from igan_lite.presets import get_preset
-from igan_lite.train import build, run_config
+from igan_lite.training.train import build, run_config
 
 rank = distributed.init_from_env(torch.device("cpu"))
 p = get_preset("smoke", pretrain=False, run_ahead=True)
@@ -36,7 +36,7 @@ with build(run_config("iggan", "chair", p, 0, rank.world), "cpu", rank=rank) as 
             assert torch.equal(a, b), f"{name} differs between ranks"
     a, b = both(torch.tensor([r["loss_d"] for r in rows]))
     assert not torch.equal(a, b), "both ranks trained on the same batches"
-assert t.train.G is t.nets.G, "the DDP wrappers outlive the run"
+assert t.ddp.G is t.nets.G, "the DDP wrappers outlive the run"
 print("synced", flush=True)
 distributed.leave()
 """
@@ -105,8 +105,8 @@ def test_the_paper_preset_runs_a_step_at_batch_2(tmp_path, monkeypatch):
 def test_amp_follows_the_preset_and_the_hardware_and_is_recorded(tmp_path, monkeypatch):
     """`amp` turns bf16 on only where the device has native bf16; the run's config says what ran."""
     monkeypatch.chdir(tmp_path)
-    from igan_lite import distributed
-    from igan_lite.train import train
+    from igan_lite.infra import distributed
+    from igan_lite.training.train import train
     for native in (True, False):
         monkeypatch.setattr(distributed, "bf16_native", lambda device, native=native: native)
         out = train("iggan", "chair", get_preset("smoke", amp=True, steps=1, pretrain=False), tmp_path / f"r{native}", progress=False)

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from igan_lite.expected import Band, check, last_window, metric_band, score_band, shipped_runs, window_mean
-from igan_lite.run_folder import read_metrics
+from igan_lite.notebook.expected import Band, check, last_window, metric_band, score_band, shipped_runs, window_mean
+from igan_lite.training.run_folder import read_metrics
 
 
 def test_a_band_spans_the_runs_widened_by_its_tolerance():

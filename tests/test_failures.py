@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from igan_lite.failures import FAILURES, reproduce
+from igan_lite.notebook.failures import FAILURES, reproduce
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from igan_lite import inception
-from igan_lite.metrics import FeatureNet, feature_fd, feature_scores, kid
+from igan_lite.evaluation import inception
+from igan_lite.evaluation.metrics import FeatureNet, feature_fd, feature_scores, kid
 
 
 @pytest.fixture(scope="module")

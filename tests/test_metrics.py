@@ -3,7 +3,8 @@ import pytest
 import torch
 from scipy import linalg
 
-from igan_lite.metrics import FeatureNet, fd_lite, features_fd, frechet_distance, iou_matrix, shape_metrics, train_feature_net
+from igan_lite.evaluation.metrics import (FeatureNet, fd_lite, features_fd, frechet_distance, iou_matrix, shape_metrics,
+                                          train_feature_net)
 
 
 def _independent_fd(mu1, c1, mu2, c2):
@@ -63,7 +64,7 @@ def test_iou_and_shape_metrics():
 
 
 def test_the_lite_feature_net_ships_and_loads_without_data(tmp_path, monkeypatch):
-    from igan_lite import evaluate
+    from igan_lite.evaluation import evaluate
     from igan_lite.presets import get_preset
 
     monkeypatch.setattr(evaluate, "CACHE", tmp_path / "empty-cache")

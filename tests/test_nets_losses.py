@@ -2,11 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from igan_lite import losses
-from igan_lite.camera import CameraPrior, frustum_grid
-from igan_lite.nets import Generator
+from igan_lite.core import losses
+from igan_lite.core.camera import CameraPrior, frustum_grid
+from igan_lite.core.nets import Generator, build_nets
 from igan_lite.presets import get_preset
-from igan_lite.nets import build_nets
 
 
 @pytest.mark.parametrize("name", ["smoke", "lite"])
@@ -50,7 +49,7 @@ def test_proxy_sees_a_single_voxel():
 
 
 def test_voxel_shuffle_places_each_channel_at_its_own_sub_voxel():
-    from igan_lite.nets import voxel_shuffle
+    from igan_lite.core.nets import voxel_shuffle
 
     x = torch.zeros(1, 8, 2, 2, 2)
     x[0, 5, 1, 0, 1] = 1.0  # channel 5 = (dz, dy, dx) = (1, 0, 1) at coarse voxel (z, y, x) = (1, 0, 1)
@@ -104,7 +103,7 @@ def test_a_near_chance_d_keeps_training_under_d_ahead_loss(tmp_path, monkeypatch
     """A D whose accuracy is above d_acc_max from the first step (d_acc_max tiny) is held by the accuracy
     gate alone, and updated while its loss stays above d_ahead_loss."""
     from igan_lite.presets import get_preset
-    from igan_lite.train import build, run_config
+    from igan_lite.training.train import build, run_config
 
     monkeypatch.chdir(tmp_path)
     updated = {}
@@ -116,7 +115,7 @@ def test_a_near_chance_d_keeps_training_under_d_ahead_loss(tmp_path, monkeypatch
 
 
 def test_smoothing_the_output_logits_suppresses_speckle():
-    from igan_lite.diagnostics import sample_stats
+    from igan_lite.core.diagnostics import sample_stats
 
     stats = {}
     for smooth in (0, 3):
@@ -127,7 +126,7 @@ def test_smoothing_the_output_logits_suppresses_speckle():
 
 
 def test_minibatch_std_lets_d_see_the_batch():
-    from igan_lite.nets import Discriminator
+    from igan_lite.core.nets import Discriminator
 
     torch.manual_seed(0)
     d = Discriminator(16, 1, 8, minibatch_std=True).eval()  # eval: spectral norm stops its power iteration

@@ -10,13 +10,13 @@ from pathlib import Path
 import matplotlib
 import pytest
 import torch
-
 from fixture_machine import matches
-from igan_lite.lab import ProxyLab
+
+from igan_lite.experiments.reproduce import sample_figure
+from igan_lite.notebook.lab import ProxyLab
 from igan_lite.presets import get_preset
-from igan_lite.reproduce import sample_figure
-from igan_lite.run_folder import save_image_grid
-from igan_lite.train import train
+from igan_lite.training.run_folder import save_image_grid
+from igan_lite.training.train import train
 
 IMPORT_EVERYTHING = """
 import pkgutil, importlib, torch, matplotlib

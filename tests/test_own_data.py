@@ -7,16 +7,16 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from igan_lite.backend import open3d
-from igan_lite.camera import Camera
 from igan_lite.cli import main
-from igan_lite.data import load_dataset, load_eval_voxels
-from igan_lite.image_files import read_image
-from igan_lite.own_data import (build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_images,
-                                write_example_meshes)
+from igan_lite.core.camera import Camera
+from igan_lite.data.datasets import load_dataset, load_eval_voxels
+from igan_lite.data.image_files import read_image
+from igan_lite.data.own_data import (build_image_dataset, build_mesh_dataset, voxelise_mesh_file, write_example_images,
+                                     write_example_meshes)
 from igan_lite.presets import get_preset
-from igan_lite.render import RenderSettings, render_meshes
-from igan_lite.train import train
+from igan_lite.render.backend import open3d
+from igan_lite.render.renderer import RenderSettings, render_meshes
+from igan_lite.training.train import train
 
 SMOKE = get_preset("smoke")
 
@@ -99,7 +99,7 @@ def test_bad_meshes_are_named_and_skipped_only_when_asked(tmp_path):
 
 
 def test_meshes_that_voxelise_to_nothing_are_refused(tmp_path, monkeypatch):
-    from igan_lite import own_data
+    from igan_lite.data import own_data
 
     write_example_meshes(tmp_path / "m", n=1)
     monkeypatch.setattr(own_data, "mesh_to_voxels", lambda mesh, n: np.zeros((n, n, n), np.float32))
@@ -181,8 +181,8 @@ def test_real_meshes_render_lit_whatever_their_normals_and_winding():
 
 
 def test_train_sample_and_evaluate_on_a_mesh_folder_and_an_image_folder(in_tmp, monkeypatch, capsys):
-    from igan_lite import evaluate
-    from igan_lite.metrics import FeatureNet
+    from igan_lite.evaluation import evaluate
+    from igan_lite.evaluation.metrics import FeatureNet
 
     torch.manual_seed(0)
     monkeypatch.setattr(evaluate, "feature_net", lambda p: FeatureNet(1, 5).eval())  # scores are not under test here
@@ -221,7 +221,7 @@ def test_a_dataset_from_another_preset_or_changed_since_the_run_is_refused(in_tm
     build_mesh_dataset(in_tmp / "meshes", SMOKE, out, views=3, progress=False)  # rebuilt differently
     with pytest.raises(ValueError, match="does not match the requested run"):
         train("iggan", preset=get_preset("smoke", steps=3), out=run, data=out, resume=True, progress=False)
-    from igan_lite.evaluate import evaluate_run
+    from igan_lite.evaluation.evaluate import evaluate_run
     with pytest.raises(ValueError, match="changed since this run started"):
         evaluate_run(run, n=50)
     assert main(["train", "--data", str(out), "--category", "chair", "--out", "x"]) == 2

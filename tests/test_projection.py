@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from igan_lite import projection as P
-from igan_lite.camera import Camera, frustum_grid
-from igan_lite.methods import METHODS
+from igan_lite.core import projection as P
+from igan_lite.core.camera import Camera, frustum_grid
+from igan_lite.core.methods import METHODS, project
 from igan_lite.presets import get_preset
-from igan_lite.train import train
+from igan_lite.training.train import train
 
 BASELINES = [m for m in METHODS if not METHODS[m].proxy]
 
@@ -42,7 +42,7 @@ def test_projections_of_a_cube_and_their_gradients():
     x.requires_grad_(True)
     grid = frustum_grid([Camera(30.0, 20.0)], 32, 16)
     for method in BASELINES:
-        img = P.project(method, x[:, :METHODS[method].g_channels], grid)
+        img = project(method, x[:, :METHODS[method].g_channels], grid)
         assert img.shape == (1, 1, 32, 32)
         assert img[0, 0, 0, 0].item() == pytest.approx(1.0)  # corner: background
         assert img[0, 0, 16, 16].item() < 0.5  # centre: the cube
@@ -54,9 +54,9 @@ def test_projections_of_a_cube_and_their_gradients():
 def test_project_rejects_wrong_channels_and_methods():
     grid = frustum_grid([Camera(0.0, 20.0)], 8, 8)
     with pytest.raises(ValueError, match="2 channel"):
-        P.project("ea", torch.zeros(1, 1, 8, 8, 8), grid)
+        project("ea", torch.zeros(1, 1, 8, 8, 8), grid)
     with pytest.raises(ValueError, match="unknown projection 'nerf'"):
-        P.project("nerf", torch.zeros(1, 1, 8, 8, 8), grid)
+        project("nerf", torch.zeros(1, 1, 8, 8, 8), grid)
 
 
 def test_silhouettes_keep_only_the_mask():
@@ -69,7 +69,7 @@ def test_silhouettes_keep_only_the_mask():
 def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     smoke = get_preset("smoke")
-    from igan_lite.run_folder import load_generator, read_metrics
+    from igan_lite.training.run_folder import load_generator, read_metrics
 
     rows = read_metrics(train(method, "chair", smoke, tmp_path / method, progress=False))
     assert len(rows) == smoke.steps and all(np.isfinite(r["loss_g"]) for r in rows)
@@ -80,16 +80,16 @@ def test_a_baseline_smoke_run(method, tmp_path, monkeypatch):
 
 
 def test_baseline_generators_start_grey_not_black():
-    from igan_lite.diagnostics import collapse_warnings, sample_stats
+    from igan_lite.core.diagnostics import collapse_warnings, sample_stats
 
     p = get_preset("smoke")
     grid = frustum_grid([Camera(a, 20.0) for a in range(0, 360, 45)], p.image_size, p.voxel_res)
     for method in BASELINES:
         torch.manual_seed(0)
         x = METHODS[method].build_nets(p).G(torch.randn(8, p.z_dim))
-        images = P.project(method, x, grid)
+        images = project(method, x, grid)
         assert 0.5 < images.mean().item() < 0.95, method  # neither blank nor saturated
         opaque = torch.cat([torch.ones_like(x[:, :1]), torch.zeros_like(x[:, 1:])], 1)  # black, every ray opaque
-        saturated = P.project(method, opaque, grid)
+        saturated = project(method, opaque, grid)
         assert "opaque" in collapse_warnings(sample_stats(x[:, :1], saturated))
         assert "opaque" not in collapse_warnings(sample_stats(x[:, :1], images))

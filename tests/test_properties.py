@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from igan_lite.camera import HALF_DIAGONAL, Camera, frustum_points
+from igan_lite.core.camera import HALF_DIAGONAL, Camera, frustum_points
 from igan_lite.preset_rules import RULES, check_field, parse_override
 from igan_lite.presets import Preset, get_preset, preset_from_dict
-from igan_lite.render import RenderSettings, as_voxel_batch, render_inputs
+from igan_lite.render.renderer import RenderSettings, as_voxel_batch, render_inputs
 
 FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -88,8 +88,9 @@ COORD = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-2, 2)
 @given(st.lists(st.tuples(COORD, COORD, COORD), min_size=1, max_size=6),
        st.lists(st.tuples(*[st.integers(-1, 7)] * 3), min_size=0, max_size=4))
 def test_mesh_validator_lets_through_only_what_voxelises_at_once(vertices, triangles):
-    from igan_lite.backend import open3d
-    from igan_lite.shapes import check_mesh, mesh_to_voxels
+    from igan_lite.data.shapes import mesh_to_voxels
+    from igan_lite.render.backend import open3d
+    from igan_lite.render.renderer import check_mesh
 
     o3d = open3d()
     mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(vertices, np.float64)),

@@ -1,9 +1,9 @@
 import numpy as np
 import torch
 
-from igan_lite.diagnostics import sample_stats
-from igan_lite.nets import Generator
-from igan_lite.proxy_prior import blob_grids, prior_grids, primitive_grids, speckle_grids
+from igan_lite.core.diagnostics import sample_stats
+from igan_lite.core.nets import Generator
+from igan_lite.data.proxy_prior import blob_grids, primitive_grids, prior_grids, speckle_grids
 
 
 def test_each_kind_is_a_valid_occupancy_grid_with_its_character():

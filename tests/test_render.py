@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from igan_lite.camera import Camera, CameraPrior
-from igan_lite.render import RenderSettings, as_voxel_batch, render_voxels, voxels_to_mesh
-from igan_lite.shapes import make_shape
+from igan_lite.core.camera import Camera, CameraPrior
+from igan_lite.data.shapes import make_shape
+from igan_lite.render.renderer import RenderSettings, as_voxel_batch, render_voxels, voxels_to_mesh
 
 S64 = RenderSettings(image_size=64)
 
@@ -104,7 +104,7 @@ def test_camera_count_must_match_batch():
 def test_missing_egl_names_the_packages(monkeypatch):
     import ctypes.util
 
-    from igan_lite import backend
+    from igan_lite.render import backend
 
     real = ctypes.util.find_library
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "EGL" else real(name))
@@ -117,8 +117,8 @@ def test_a_renderer_starts_without_an_egl_error_where_xdg_runtime_dir_is_unset()
     """Servers and CI have no XDG_RUNTIME_DIR; EGL then printed 'error: XDG_RUNTIME_DIR is invalid' per renderer."""
     env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
     code = ("import numpy as np\n"
-            "from igan_lite.camera import Camera\n"
-            "from igan_lite.render import RenderSettings, render_voxels\n"
+            "from igan_lite.core.camera import Camera\n"
+            "from igan_lite.render.renderer import RenderSettings, render_voxels\n"
             "print(tuple(render_voxels(np.ones((4, 4, 4), np.float32), Camera(0, 0), RenderSettings(image_size=16)).shape))")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

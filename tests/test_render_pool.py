@@ -3,16 +3,15 @@ import signal
 import subprocess
 import sys
 import time
-
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from igan_lite import render_pool
-from igan_lite.camera import Camera, CameraPrior
-from igan_lite.render import RenderSettings, render_voxels
-from igan_lite.render_pool import RenderPool, RenderWorkerError
+from igan_lite.core.camera import Camera, CameraPrior
+from igan_lite.render import pool as render_pool
+from igan_lite.render.pool import RenderPool, RenderWorkerError
+from igan_lite.render.renderer import RenderSettings, render_voxels
 
 S = RenderSettings(image_size=32)
 
@@ -141,7 +140,7 @@ def test_close_ends_every_worker():
 
 
 def test_workers_end_when_their_parent_is_killed(tmp_path):
-    script = ("import time\nfrom igan_lite.render_pool import RenderPool\n"
+    script = ("import time\nfrom igan_lite.render.pool import RenderPool\n"
               "if __name__ == '__main__':\n"
               "    p = RenderPool(2)\n    print(*p.pids(), flush=True)\n    time.sleep(600)\n")
     (tmp_path / "parent.py").write_text(script)

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from igan_lite.render_thread import on_render_thread, render_thread
+from igan_lite.render.thread import on_render_thread, render_thread
 
 
 def test_calls_from_many_threads_run_on_the_one_render_thread():
@@ -38,8 +38,8 @@ def test_rendering_from_a_new_thread_each_time_does_not_abort_the_process():
     """Before the owner thread, the second thread to render killed the process (Filament PreconditionPanic),
     as ipywidgets callbacks on JupyterLab's subshell threads did. In a subprocess: an abort would end pytest."""
     code = ("import threading, numpy as np, torch\n"
-            "from igan_lite.camera import Camera\n"
-            "from igan_lite.render import RenderSettings, render_voxels\n"
+            "from igan_lite.core.camera import Camera\n"
+            "from igan_lite.render.renderer import RenderSettings, render_voxels\n"
             "s, g, out = RenderSettings(image_size=16), np.ones((6, 6, 6), np.float32), []\n"
             "out.append(render_voxels(g, Camera(0, 20), s))\n"
             "for az in (60, 120, 180):\n"

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from igan_lite.reproduce import VARIANTS, reproduce
+from igan_lite.experiments.grid import VARIANTS
+from igan_lite.experiments.reproduce import reproduce
 
 
 def test_reproduce_writes_the_table_and_redoes_nothing(tmp_path, monkeypatch):
@@ -46,10 +47,10 @@ def test_reproduce_writes_the_table_and_redoes_nothing(tmp_path, monkeypatch):
 
 def test_a_run_whose_d_gate_never_differed_counts_for_the_d_ahead_loss_recipe(tmp_path, monkeypatch):
     """Trained with d_ahead_loss 0, a run is the d_ahead_loss = L run if D was never held at a loss >= L."""
+    from igan_lite.experiments.reproduce import recipe_mismatch
     from igan_lite.presets import get_preset
-    from igan_lite.reproduce import recipe_mismatch
-    from igan_lite.run_folder import read_metrics
-    from igan_lite.train import train
+    from igan_lite.training.run_folder import read_metrics
+    from igan_lite.training.train import train
 
     monkeypatch.chdir(tmp_path)
     run = train("vh", "chair", get_preset("smoke", d_acc_max=0.3), "run", progress=False)

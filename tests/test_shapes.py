@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from igan_lite.shapes import (CATEGORIES, find_mesh_files, load_mesh, load_mesh_folder, make_shape,
-                              mesh_to_voxels, rotation)
+from igan_lite.data.shapes import (CATEGORIES, find_mesh_files, load_mesh, load_mesh_folder, make_shape, mesh_to_voxels,
+                                   rotation)
 
 
 def iou(a, b):
@@ -105,7 +105,7 @@ def _write_box_meshes(root, o3d):
 
 
 def test_real_mesh_folders_become_normalised_voxels(tmp_path):
-    from igan_lite.backend import open3d
+    from igan_lite.render.backend import open3d
     o3d = open3d()
     _write_box_meshes(tmp_path, o3d)
     grids, files = load_mesh_folder(tmp_path / "plain", 32)
@@ -129,3 +129,9 @@ def test_unreadable_meshes_give_clear_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no mesh files"):
         find_mesh_files(tmp_path / "empty")
+
+
+def test_the_category_names_are_the_categories_shapes_builds():
+    from igan_lite.data import CATEGORY_NAMES
+
+    assert CATEGORY_NAMES == tuple(sorted(CATEGORIES))

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from igan_lite import checkpoint
-from igan_lite.run_folder import EXPORTED
+from igan_lite.training import checkpoint
+from igan_lite.training.run_folder import EXPORTED
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 BUDGET = 160e6  # bytes, every file under checkpoints/

@@ -1,10 +1,10 @@
-"""Each exercise's prediction (igan_lite/solutions.py docstrings) holds at the smoke preset."""
+"""Each exercise's prediction (igan_lite/notebook/solutions.py docstrings) holds at the smoke preset."""
 import os
 
 import pytest
 
-from igan_lite import solutions
-from igan_lite.lab import ProxyLab
+from igan_lite.notebook import solutions
+from igan_lite.notebook.lab import ProxyLab
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from igan_lite.data import load_eval_voxels
+from igan_lite.data.datasets import load_eval_voxels
+from igan_lite.data.splits import build_split, split_sets
 from igan_lite.presets import get_preset
-from igan_lite.splits import build_split, split_sets
 
 
 def test_splits_are_deterministic_and_disjoint(tmp_path):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from igan_lite import checkpoint
-from igan_lite.diagnostics import _face_neighbours, collapse_warnings, sample_stats
+from igan_lite.core.diagnostics import _face_neighbours, collapse_warnings, sample_stats
+from igan_lite.evaluation.sample import sample_run
 from igan_lite.presets import get_preset
-from igan_lite.sample import sample_run
-from igan_lite.train import TrainingDiverged, train
+from igan_lite.training import checkpoint
+from igan_lite.training.train import TrainingDiverged, train
 
 SMOKE = get_preset("smoke")
 LOSSES = ("loss_d", "loss_g", "proxy_l2", "proxy_dom", "proxy_error", "occupancy", "diversity", "d_acc")
@@ -38,7 +38,7 @@ def test_a_smoke_run_writes_metrics_samples_and_checkpoint(in_tmp):
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
     assert checkpoint.load(run / "checkpoint.pt")["step"] == SMOKE.steps
     assert len((run / "pretrain.jsonl").read_text().splitlines()) == SMOKE.pretrain_steps
-    from igan_lite.run_folder import export_run
+    from igan_lite.training.run_folder import export_run
 
     slim = export_run(run, in_tmp / "slim")
     assert set(checkpoint.load(slim / "checkpoint.pt")) == {"config", "step", "G", "R"}
@@ -46,7 +46,7 @@ def test_a_smoke_run_writes_metrics_samples_and_checkpoint(in_tmp):
     out = sample_run(slim, 3)
     assert (out / "renders.png").exists() and np.load(out / "voxels.npz")["voxels"].shape == (3, 16, 16, 16)
     assert len(list(out.glob("*.ply"))) >= 1
-    from igan_lite.run_folder import load_generator
+    from igan_lite.training.run_folder import load_generator
 
     half = export_run(run, in_tmp / "half", proxy=False, half=True)
     state = checkpoint.load(half / "checkpoint.pt")
@@ -140,7 +140,7 @@ def test_resume_errors(in_tmp):
 
 
 def test_nan_stops_with_step_phase_and_keeps_the_checkpoint(in_tmp, monkeypatch):
-    from igan_lite import losses
+    from igan_lite.core import losses
 
     monkeypatch.setattr(losses, "g_loss", lambda logits: logits.mean() * float("nan"))
     with pytest.raises(TrainingDiverged, match=r"generator loss became nan at step 1; the last good checkpoint is .*checkpoint.pt"):
@@ -178,7 +178,7 @@ def test_identical_samples_are_detected():
 
 
 def test_occupancy_stuck_under_the_threshold_is_detected_in_a_run(in_tmp, monkeypatch):
-    import igan_lite.nets as nets
+    import igan_lite.core.nets as nets
 
     original = nets.Generator.__init__
 
@@ -196,7 +196,7 @@ def test_occupancy_stuck_under_the_threshold_is_detected_in_a_run(in_tmp, monkey
 def test_speckle_a_blind_proxy_cannot_see_is_detected_in_a_run(in_tmp, monkeypatch, d_acc_max):
     """The first two collapses of docs/background.md §2: a generator emitting speckle, with a proxy that has not learned to
     render it (here: no pretraining), with the default and with a more tightly balanced discriminator."""
-    import igan_lite.nets as nets
+    import igan_lite.core.nets as nets
 
     original = nets.Generator.__init__
 
@@ -212,7 +212,7 @@ def test_speckle_a_blind_proxy_cannot_see_is_detected_in_a_run(in_tmp, monkeypat
 
 
 def test_healthy_varied_shapes_raise_no_warning():
-    from igan_lite.shapes import make_shape
+    from igan_lite.data.shapes import make_shape
 
     x = np.stack([make_shape("chair", s).voxels(16) for s in range(8)])[:, None]
     renders = torch.rand(8, 1, 8, 8) * 0.5
@@ -220,15 +220,16 @@ def test_healthy_varied_shapes_raise_no_warning():
 
 
 def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
-    from igan_lite import evaluate
     from igan_lite.cli import main
+    from igan_lite.evaluation import evaluate
 
     monkeypatch.setattr(evaluate, "CACHE", in_tmp / "cache")
     p = get_preset("smoke", n_shapes=150, steps=3)
     run = train("iggan", "chair", p, in_tmp / "run", progress=False)
-    assert main(["evaluate", "--run", str(run), "--n", "50", "--snapshots"]) == 0
+    assert main(["evaluate", "--run", str(run), "--n", "50", "--snapshots", "--no-fid"]) == 0
     printed = capsys.readouterr().out
-    assert "FD-lite: FeatureNet" in printed and "n=50" in printed and "real_vs_real" in printed
+    assert "FD-lite (fast score): FeatureNet" in printed and "n=50" in printed and "real_vs_real" in printed
+    assert "FID, KID: not computed" in printed
     result = json.loads((run / "evaluation.json").read_text())
     for name in ("generator", "untrained_generator", "random_boxes", "real_vs_real"):
         assert np.isfinite(result[name]["fd_lite"]) and 0 <= result[name]["nearest_iou"] <= 1
@@ -239,6 +240,22 @@ def test_evaluate_scores_a_run_beside_baselines(in_tmp, monkeypatch, capsys):
     assert (in_tmp / "cache" / "featurenet-smoke-32px-gray.pt").exists()
     label = result["label"]  # scored on the test split at the surface level that did best on the validation split
     assert label["split"] == "test" and label["threshold"] == float(min(label["validation_fd_lite"], key=label["validation_fd_lite"].get))
+    assert label["chosen_by"] == "FD-lite" and "fid" not in result["generator"]
+
+
+def test_evaluate_with_the_standard_weights_chooses_the_level_by_fid(in_tmp, monkeypatch):
+    from igan_lite.evaluation import evaluate
+
+    monkeypatch.setattr(evaluate, "CACHE", in_tmp / "cache")
+    run = train("iggan", "chair", get_preset("smoke", steps=2), in_tmp / "run", progress=False)
+    result = evaluate.evaluate_run(run, n=50, baselines=False, inception=True)
+    label, scores = result["label"], result["generator"]
+    assert label["chosen_by"].startswith("FID") and "2015-12-05" in label["fid_extractor"]
+    shortlist = sorted(label["validation_fd_lite"], key=label["validation_fd_lite"].get)[:evaluate.SHORTLIST]
+    assert sorted(label["validation_fid"]) == sorted(shortlist)
+    assert label["threshold"] == float(min(label["validation_fid"], key=label["validation_fid"].get))
+    assert scores["fid"] > 0 and np.isfinite(scores["kid"]) and np.isfinite(scores["fd_lite"])
+    assert list((in_tmp / "cache" / "inception").glob("pool3-*.npy"))  # the real sets' features, cached
 
 
 def test_isolated_voxels_are_counted_by_face_neighbours():
@@ -250,7 +267,7 @@ def test_isolated_voxels_are_counted_by_face_neighbours():
 
 
 def test_a_run_is_collapsed_when_a_warning_fires_in_most_of_its_last_steps():
-    from igan_lite.diagnostics import collapsed
+    from igan_lite.core.diagnostics import collapsed
 
     healthy = [{"warnings": {}}] * 60
     assert collapsed(healthy) == []

@@ -1,6 +1,6 @@
 """Notebook 01's camera/light panel driven the way JupyterLab 4.6 drives it: widget comm messages on an
 ipykernel subshell thread ("commsOverSubshells", on by default). Before the render owner thread
-(igan_lite/render_thread.py) the second move killed the kernel (Filament's PreconditionPanic)."""
+(igan_lite/render/thread.py) the second move killed the kernel (Filament's PreconditionPanic)."""
 import hashlib
 import os
 import queue

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .preset_rules import shown
+from igan_lite.preset_rules import shown
 
 HALF_DIAGONAL = 0.5 * 3**0.5  # the unit cube lies within this distance of the origin
 

@@ -30,14 +30,17 @@ def proxy_l2(proxy_images: torch.Tensor, real_renders: torch.Tensor) -> torch.Te
 
 
 def dom_loss(d_on_proxy: torch.Tensor, d_on_real_render: torch.Tensor) -> torch.Tensor:
-    """Discriminator output matching (IG-GAN §3; docs/method.md §2):
+    """Discriminator output matching, in this package's form (docs/method.md §2 and §11):
 
         L_DOM = mean rho( D(R(x, c)) - D(f(x, c)) ),   rho(d) = d^2 if |d| <= 1 else 2|d| - 1
 
     on D's logits. D(f(x, c)) is the target (no gradient); the gradient moves the proxy, not D.
-    rho is the squared error with its slope capped at 2 (2 x Huber, delta 1): small mismatches are
-    weighted exactly as ||.||^2, but once D is confident a few far-off logits cannot outweigh the
-    pixel loss and drag R away from f (docs/experiments.md, run E seed 1).
+    Provenance: the paper (Lunz et al. 2020, abstract) states the idea, matching the discriminator's outputs
+    on R and on f so that R "smooths over the rasterization appropriately", but the copies we could read
+    give no formula. The unofficial code (brian-xu/IGGAN) computes (log D(f) - log D(R))^2 on D's sigmoid
+    output, weight 100 beside a summed pixel L2. This form is ours: logits, because log sigmoid saturates
+    at 0 for confidently real images and loses the signal there; the slope capped at 2 (2 x Huber, delta 1),
+    because the plain square ran away once D was confident (docs/experiments.md, run E seed 1).
     """
     return 2 * F.huber_loss(d_on_proxy, d_on_real_render.detach(), delta=1.0)
 

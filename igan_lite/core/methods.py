@@ -13,10 +13,10 @@ from typing import Callable
 
 import torch
 
-from . import projection, steps
-from .camera import resample_to_camera
-from .nets import Nets, build_nets
-from .presets import Preset
+from igan_lite.core import projection, steps
+from igan_lite.core.camera import resample_to_camera
+from igan_lite.core.nets import Nets, build_nets
+from igan_lite.presets import Preset
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,11 @@ METHODS = {m.name: m for m in (
     Method("ao", steps.projection_step, lambda v, bg: bg * (1 - projection.absorption_only(v)), silhouettes=True),
     Method("ea", steps.projection_step, lambda v, bg: projection.emission_absorption(v[:, :1], v[:, 1:], bg), g_channels=2),
 )}
+
+
+def project(method: str, x: torch.Tensor, grid: torch.Tensor, background: float = 1.0) -> torch.Tensor:
+    """A baseline generator's output x seen through the frustum grid -> images (B, 1, H, W) (Method.project)."""
+    return get_method(method, "projection").project(x, grid, background)
 
 
 def get_method(name: str, kind: str = "method") -> Method:

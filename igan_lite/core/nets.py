@@ -9,9 +9,9 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from . import distributed
-from .camera import resample_to_camera
-from .presets import Preset
+from igan_lite.core.camera import resample_to_camera
+from igan_lite.infra import distributed
+from igan_lite.presets import Preset
 
 
 def _levels(n: int) -> int:

@@ -13,7 +13,7 @@ the camera, and treat each of the `depth` samples along a ray as one voxel with 
 VH and AO produce only opacity: their images are dark silhouettes on the background, and they are
 trained against silhouettes of the real images (`silhouettes`), as PrGAN is. EA needs an emission e_i
 per voxel: its generator has a second output channel. None of them shades. Which baseline uses which image
-formation, and with how many generator channels: methods.py.
+formation, and with how many generator channels, and `project` by a baseline's name: methods.py.
 """
 from __future__ import annotations
 
@@ -52,13 +52,6 @@ def emission_absorption(volume: torch.Tensor, emission: torch.Tensor, background
     """Opacities and emissions (B, 1, D, H, W) -> (B, 1, H, W) image sum_i e_i x_i T_i + background * T_D."""
     t = transmittance(volume)
     return (emission * volume * t[:, :, :-1]).sum(2) + background * t[:, :, -1]
-
-
-def project(method: str, x: torch.Tensor, grid: torch.Tensor, background: float = 1.0) -> torch.Tensor:
-    """A baseline generator's output x seen through the frustum grid -> images (B, 1, H, W) (methods.Method.project)."""
-    from .methods import get_method  # the method table imports this module
-
-    return get_method(method, "projection").project(x, grid, background)
 
 
 def silhouettes(images: torch.Tensor, background: float = 1.0, tol: float = 1 / 255) -> torch.Tensor:

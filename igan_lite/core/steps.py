@@ -1,28 +1,99 @@
-"""One training iteration per method (docs/method.md §2, §8) as a flat function of a run's Parts (train.py):
-`iggan_step`, `projection_step` (methods.py says which method takes which), the batches they draw (f in render
-workers, with `run_ahead` one batch ahead: `rendered_batch`), proxy pretraining (§3) and the sample grid.
+"""One training iteration per method (docs/method.md §2, §8) as a flat function of a run's `Parts`: `iggan_step`,
+`projection_step` (methods.py says which method takes which), the batches they draw (f with `run_ahead` one batch
+ahead: `rendered_batch`), proxy pretraining (§3) and the sample grid.
+
+The real renderer f and the real images come in from outside, typed only by what the step asks of them
+(`Renderer`, `RealImages`): IG-GAN's premise is that f is a black box it cannot differentiate.
 """
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed, losses, projection
-from .camera import SAMPLE_VIEWS, Camera, CameraPrior, frustum_grid
-from .diagnostics import collapse_warnings, sample_stats
-from .nets import proxy_render
-from .proxy_prior import prior_grids
+from igan_lite.core import losses
+from igan_lite.core.camera import SAMPLE_VIEWS, Camera, CameraPrior, frustum_grid
+from igan_lite.core.diagnostics import collapse_warnings, sample_stats
+from igan_lite.core.nets import Nets, proxy_render
+from igan_lite.core.projection import silhouettes
+from igan_lite.infra import distributed
+from igan_lite.presets import Preset
 
-if TYPE_CHECKING:
-    from .presets import Preset
-    from .render_pool import RenderJob
-    from .train import Parts
+if TYPE_CHECKING:  # the one type-only import of the floor: the method table names these steps
+    from igan_lite.core.methods import Method
+
+
+class RenderJob(Protocol):
+    def result(self) -> torch.Tensor:
+        """The images, once drawn."""
+
+
+class Renderer(Protocol):
+    """The real renderer f, a black box: occupancy grids (B, 1, N, N, N) on the CPU, cameras and surface levels ->
+    images (B, C, H, W) in [0, 1]. render/pool.py's RenderPool is one (Open3D, in worker processes)."""
+
+    def render(self, voxels: torch.Tensor, cameras: list[Camera], thresholds) -> torch.Tensor: ...
+    def submit(self, voxels: torch.Tensor, cameras: list[Camera], thresholds) -> RenderJob: ...
+    def close(self) -> None: ...
+
+
+class RealImages(Protocol):
+    """The unstructured training images: no poses, only a count and batches (B, C, H, W) in [0, 1]."""
+
+    def __len__(self) -> int: ...
+    def batch(self, idx: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class Batch:
+    """Generated shapes x = G(z) and the views they are drawn from: cameras, f's surface levels, R's grids."""
+
+    z: torch.Tensor
+    x: torch.Tensor
+    cams: list[Camera]
+    thresholds: np.ndarray
+    grid: torch.Tensor
+
+
+@dataclass
+class Parts(AbstractContextManager):
+    """What one run trains and draws with, and where it stands: `step_count`, and the run-ahead batch f is
+    drawing (`pending`). `nets` are the nets themselves; `ddp` the same nets as the forward pass before their own
+    update uses them (DDP-wrapped under torchrun, else the same objects). Leaving `with` closes f and drops the
+    DDP wrappers, so none still holds the process group when distributed.leave() destroys it.
+    Built by training/train.py's `build`."""
+
+    config: dict
+    p: Preset
+    method: Method
+    device: torch.device
+    amp: bool  # bf16 autocast of G and R
+    rank: distributed.Rank
+    nets: Nets
+    ddp: Nets
+    opt_g: torch.optim.Optimizer
+    opt_r: torch.optim.Optimizer | None
+    opt_d: torch.optim.Optimizer
+    rng: np.random.Generator
+    real: RealImages
+    renderer: Renderer
+    background: float
+    step_count: int = 0
+    pending: tuple[Batch, RenderJob] | None = None
+
+    @property
+    def run_ahead(self) -> bool:
+        return self.p.run_ahead and self.method.proxy
+
+    def __exit__(self, *exc) -> None:
+        self.renderer.close()
+        self.ddp = self.nets
 
 
 class TrainingDiverged(RuntimeError):
@@ -40,17 +111,6 @@ def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
     loss.backward()
     opt.step()
     return loss
-
-
-@dataclass
-class Batch:
-    """Generated shapes x = G(z) and the views they are drawn from: cameras, f's surface levels, R's grids."""
-
-    z: torch.Tensor
-    x: torch.Tensor
-    cams: list[Camera]
-    thresholds: np.ndarray
-    grid: torch.Tensor
 
 
 class Clock:
@@ -98,7 +158,7 @@ def new_batch(t: Parts, grad: bool) -> Batch:
     """z ~ N(0, I), x = G(z) (with a graph, through DDP's G, when `grad`) and views from the prior."""
     z = torch.randn(t.p.batch_size, t.p.z_dim)
     with torch.set_grad_enabled(grad):
-        x = generate(t, z, t.train.G if grad else t.nets.G)
+        x = generate(t, z, t.ddp.G if grad else t.nets.G)
     cams, thresholds = draw_views(t.rng, t.p.batch_size, t.p.threshold_range)
     return Batch(z, x, cams, thresholds, grids(cams, t.p, t.device))
 
@@ -126,11 +186,11 @@ def d_update(t: Parts, fake: torch.Tensor) -> dict:
     """D: min -log D(y) - log(1 - D(fake)) on real images y (silhouettes for VH and AO: all they can draw), only
     while it is not ahead (losses.d_ahead); two passes alone (as every shipped run), one under DDP."""
     real = t.real.batch(torch.from_numpy(t.rng.choice(len(t.real), t.p.batch_size))).to(t.device)
-    real = projection.silhouettes(real, t.background) if t.method.silhouettes else real
+    real = silhouettes(real, t.background) if t.method.silhouettes else real
     if t.rank.world == 1:
         real_logits, fake_logits = discriminate(t.nets.D, real), discriminate(t.nets.D, fake)
     else:
-        real_logits, fake_logits = discriminate(t.train.D, torch.cat([real, fake])).split(len(real))
+        real_logits, fake_logits = discriminate(t.ddp.D, torch.cat([real, fake])).split(len(real))
     loss = finite(losses.d_loss(real_logits, fake_logits), "discriminator", t.step_count + 1)
     acc = t.rank.mean(losses.d_accuracy(real_logits, fake_logits))  # every rank takes the same decision
     update = not losses.d_ahead(acc, t.rank.mean(loss.item()), t.p.d_acc_max, t.p.d_ahead_loss)
@@ -159,14 +219,14 @@ def iggan_step(t: Parts) -> dict:
     D.requires_grad_(False)
     R.requires_grad_(True)
     for k in range(p.proxy_steps):  # R: lambda_l2 ||R(x, c) - f(x, c)||^2 + lambda_dom rho(D(R(x, c)) - D(f(x, c)))
-        images = proxy_render(t.train.R, b.x.detach(), b.grid, b.thresholds, t.amp)
+        images = proxy_render(t.ddp.R, b.x.detach(), b.grid, b.thresholds, t.amp)
         loss_r, loss_l2, loss_dom = losses.proxy_loss(images, fake, partial(discriminate, D), p.lambda_l2, p.lambda_dom)
         if k == 0:
             proxy_error = loss_l2.item()  # R's error on this batch of G's samples, before updating
         optimise(t.opt_r, finite(loss_r, "proxy", t.step_count + 1))
     R.requires_grad_(False)
     clock.lap("proxy")
-    x = generate(t, b.z, t.train.G) if t.run_ahead else b.x  # run-ahead: b.x came from G before its last update
+    x = generate(t, b.z, t.ddp.G) if t.run_ahead else b.x  # run-ahead: b.x came from G before its last update
     hold = p.g_hold_proxy_error > 0 and t.rank.mean(proxy_error) > p.g_hold_proxy_error  # R catches up first
     g = g_update(t, b.z, x, proxy_render(R, x, b.grid, b.thresholds, t.amp), hold)  # G: -log D(R(G(z), c)) + MS
     D.requires_grad_(True)
@@ -198,14 +258,13 @@ def end_step(t: Parts, b: Batch, fake: torch.Tensor, clock: Clock, updates: dict
     return {"step": t.step_count, **updates, **stats, **clock.times, "warnings": collapse_warnings(stats)}
 
 
-def pretrain_proxy(R: torch.nn.Module, opt: torch.optim.Optimizer, f, G: torch.nn.Module, p: Preset,
+def pretrain_proxy(R: torch.nn.Module, opt: torch.optim.Optimizer, f, prior: np.ndarray, p: Preset,
                    rng: np.random.Generator, amp: bool = False, progress: bool = True) -> list[dict]:
-    """Fit R to f by pixel L2 on prior_grids (primitives, blobs, speckle, untrained G; docs/method.md §3).
+    """Fit R to f by pixel L2 on the grids `prior` (N, n, n, n) (data/proxy_prior.py: primitives, blobs, speckle,
+    an untrained G; docs/method.md §3), each from a camera and surface level drawn here.
     `f(x, cams, thresholds)`: the real renderer's images, on R's device."""
     device = next(R.parameters()).device
-    G.eval()
-    x = torch.from_numpy(prior_grids(p.voxel_res, p.pretrain_shapes, rng, G))[:, None]
-    G.train()
+    x = torch.from_numpy(prior)[:, None]
     cams, thresholds = draw_views(rng, len(x), p.threshold_range)
     images = torch.cat([f(x[i:i + 64], cams[i:i + 64], thresholds[i:i + 64]) for i in range(0, len(x), 64)])
     x, log = x.to(device), []

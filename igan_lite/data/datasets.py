@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,15 +16,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
-from .checkpoint import read_json, write_atomic
-from .folder_lock import locked
-from .image_files import read_image
-from .preset_rules import MAX_IMAGE_SIZE, check_seed
-from .presets import PRESETS, Preset, get_preset
-from .camera import CameraPrior
-from .render import RENDERER_VERSION, RenderSettings, render_voxels
-from .shapes import CATEGORIES, make_shape
+from igan_lite import __version__
+from igan_lite.core.camera import CameraPrior
+from igan_lite.data.image_files import read_image
+from igan_lite.data.shapes import CATEGORIES, make_shape
+from igan_lite.infra.files import check_folder, check_no_links, foreign_files, read_json, write_atomic
+from igan_lite.infra.folder_lock import locked
+from igan_lite.preset_rules import MAX_IMAGE_SIZE, check_seed
+from igan_lite.presets import PRESETS, Preset, get_preset
+from igan_lite.render.renderer import RENDERER_VERSION, RenderSettings, render_voxels
 
 FORMAT_VERSION = 1
 DATA_FIELDS = ("name", "voxel_res", "image_size", "n_shapes", "color")  # the preset fields a dataset depends on
@@ -80,7 +81,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+OWN = ("images.npz", "eval.npz", "manifest.json", "*.tmp")  # what a dataset folder holds
+
+
 def _check_writable(out: Path) -> None:
+    """`out` may receive a dataset: a new or empty folder, or one holding only a dataset; not a file, not a folder
+    of someone else's files, and never through a link (an error naming what was found)."""
+    check_folder(out, "dataset --out")
+    check_no_links(out, ("images.npz", "eval.npz", "manifest.json"))
+    if foreign := foreign_files(out, OWN):
+        raise FileExistsError(f"dataset folder {out} holds files igan-lite did not write ({', '.join(foreign[:5])}); "
+                              "choose a new or empty folder (--out)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out):
@@ -103,9 +114,41 @@ def cache_status(out: Path, config: dict) -> str:
     if manifest.get("config") != config:
         return "cache was built with different settings"
     for name, digest in manifest.get("sha256", {}).items():
+        if not inside(out, name):
+            return f"manifest.json names {name!r}, which is not a regular file inside {out}"
         if not (out / name).exists() or _sha256(out / name) != digest:
             return f"{name} is missing or corrupt"
     return "ok"
+
+
+def inside(folder: Path, name: str) -> bool:
+    """Whether `name` (from a manifest) is a plain regular file directly inside `folder`: no path, no link, no
+    FIFO or device (reading a FIFO would wait for ever)."""
+    path = folder / name
+    return (isinstance(name, str) and Path(name).name == name and name not in (".", "..") and not path.is_symlink()
+            and path.is_file())
+
+
+def check_arrays(path: Path, expected: dict[str, tuple] | None = None) -> None:
+    """Every array in the .npz `path` holds the bytes its header claims (a header claiming 10^12 images would
+    make numpy allocate them), with the shapes `expected` where given; a ValueError naming the file if not."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                with z.open(info) as f:
+                    read = {(1, 0): np.lib.format.read_array_header_1_0}.get(np.lib.format.read_magic(f),
+                                                                              np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                    header = f.tell()
+                need = int(np.prod(shape, dtype=np.float64) * dtype.itemsize)
+                name = info.filename.removesuffix(".npy")
+                want = expected.get(name) if expected else None
+                wrong = want is not None and (len(shape) != len(want) or any(w not in (None, s) for w, s in zip(want, shape)))
+                if need != info.file_size - header or wrong:
+                    raise ValueError(f"{path}: array {name!r} claims shape {shape} ({need:,} bytes), but holds "
+                                     f"{info.file_size - header:,} bytes" + (f" (expected shape {want})" if want else ""))
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ValueError(f"{path} is not a readable .npz archive ({e})") from None
 
 
 def build_dataset(category: str, preset: str | Preset | None = None, out: str | Path | None = None,
@@ -173,6 +216,9 @@ def load_dataset(path: str | Path) -> ImageDataset:
     status = cache_status(path, manifest["config"])
     if status != "ok":
         raise ValueError(f"dataset {path} is unusable ({status}); rebuild it with `igan-lite dataset build`")
+    built = manifest["config"]["preset"]
+    size, channels = built["image_size"], 3 if built["color"] else 1
+    check_arrays(path / "images.npz", {"images": (manifest.get("n_images"), channels, size, size)})
     with np.load(path / "images.npz") as f:
         images = torch.from_numpy(f["images"])
     return ImageDataset(images, manifest)

@@ -8,12 +8,15 @@ files and images over MAX_PIXELS are refused by name: which frame, or a decompre
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 50_000_000  # ~7000 x 7000; Pillow's own bomb check warns at 89 M and fails at 179 M
+from igan_lite.preset_rules import MAX_IMAGE_SIZE
+
+MAX_PIXELS = 50_000_000  # ~7000 x 7000, read or padded; Pillow's own bomb check warns at 89 M and fails at 179 M
 LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601, as render.to_tensor and Pillow's convert("L")
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
@@ -42,14 +45,15 @@ def read_image(path: str | Path, image_size: int, color: bool = False, backgroun
     background) plus a 10 % margin is cut out; padded square onto the background (no stretching), resized, and
     made grey with Rec. 601 weights unless `color`. A ValueError naming the file for anything it cannot be."""
     path = Path(path)
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or not 8 <= image_size <= MAX_IMAGE_SIZE:
+        raise ValueError(f"image_size: expected an int in [8, {MAX_IMAGE_SIZE}], got {image_size!r}")
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ValueError(f"image file {path}: {im.width}x{im.height} exceeds {MAX_PIXELS:,} pixels; downscale it first")
+        with header(path) as im:
             if getattr(im, "n_frames", 1) > 1:
                 raise ValueError(f"image file {path} is animated ({im.n_frames} frames); expected a still image")
+            im = ImageOps.exif_transpose(im)  # a photo stored sideways with an EXIF orientation, turned upright
             rgb, alpha = _pixels(im, path)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+    except (UnidentifiedImageError, OSError) as e:
         raise ValueError(f"image file {path} cannot be read: {e}") from None
     bg = np.asarray(background, dtype=np.float64)
     if alpha is not None:
@@ -57,14 +61,30 @@ def read_image(path: str | Path, image_size: int, color: bool = False, backgroun
     mask = alpha > 0.5 if alpha is not None and (alpha < 1).any() else np.abs(rgb - bg).max(-1) > 0.05
     if not mask.any():
         raise ValueError(f"image file {path} shows no object: every pixel is transparent or background")
-    rgb = _square(rgb, mask if crop else None, bg)
+    rgb = _square(rgb, mask if crop else None, bg, path)
     out = Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)).resize((image_size, image_size), Image.LANCZOS)
     x = np.asarray(out, dtype=np.float64)
     return (x if color else (x @ LUMA)[..., None]).round().astype(np.uint8)
 
 
-def _square(rgb: np.ndarray, mask: np.ndarray | None, bg: np.ndarray) -> np.ndarray:
-    """Pad `rgb` square onto `bg` around its centre, or around the bounding box of `mask` plus a 10 % margin."""
+def header(path: Path) -> Image.Image:
+    """The opened image, its size checked against MAX_PIXELS from the header alone, before any pixel is decoded:
+    a ValueError naming the file for a decompression bomb or an oversized image."""
+    with warnings.catch_warnings():  # Pillow warns from 89 M pixels; the limit here is lower and an error
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as e:
+            raise ValueError(f"image file {path}: {e}; igan-lite reads at most {MAX_PIXELS:,} pixels") from None
+    if im.width * im.height > MAX_PIXELS:
+        im.close()
+        raise ValueError(f"image file {path}: {im.width}x{im.height} exceeds {MAX_PIXELS:,} pixels; downscale it first")
+    return im
+
+
+def _square(rgb: np.ndarray, mask: np.ndarray | None, bg: np.ndarray, path: Path) -> np.ndarray:
+    """Pad `rgb` square onto `bg` around its centre, or around the bounding box of `mask` plus a 10 % margin; a
+    ValueError naming the file when that square would exceed MAX_PIXELS (a 30000x1 strip makes a 900 M canvas)."""
     if mask is None:
         (y0, x0), (y1, x1) = (0, 0), rgb.shape[:2]
     else:
@@ -72,6 +92,9 @@ def _square(rgb: np.ndarray, mask: np.ndarray | None, bg: np.ndarray) -> np.ndar
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     side = max(y1 - y0, x1 - x0)
     side = side + 2 * round(0.1 * side) if mask is not None else side
+    if side * side > MAX_PIXELS:
+        raise ValueError(f"image file {path}: {rgb.shape[1]}x{rgb.shape[0]} padded square would be {side}x{side}, over "
+                         f"{MAX_PIXELS:,} pixels; crop it to the object (--crop) or pad and downscale it first")
     cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
     canvas = np.broadcast_to(bg, (side, side, 3)).copy()
     top, left = cy - side // 2, cx - side // 2

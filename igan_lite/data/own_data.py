@@ -4,7 +4,7 @@ A mesh folder (a ShapeNetCore synset, or any tree of .obj/.off/.ply/.stl) is nor
 preset's resolution and drawn by f from K random views per mesh: unstructured images for training, as for
 ShapeNet-lite, with the cameras and voxels set aside in eval.npz for evaluation only. An image folder (renders
 or segmented photos; the paper's natural-image setting, docs/method.md §7) gives training images alone: no
-poses, no voxels, so evaluation reports image metrics only. Both use data.py's cache and manifest;
+poses, no voxels, so evaluation reports image metrics only. Both use datasets.py's cache and manifest;
 `train(data=...)` records which dataset a run used (`data_record`).
 """
 from __future__ import annotations
@@ -18,14 +18,14 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .backend import open3d
-from .camera import CameraPrior
-from .data import (FORMAT_VERSION, ImageDataset, _check_writable, cache_status, find_image_files, has_voxels,
-                   load_dataset, render_settings, write_dataset)
-from .image_files import read_image
-from .presets import Preset, get_preset
-from .render import RENDERER_VERSION, render_voxels
-from .shapes import find_mesh_files, load_mesh, mesh_to_voxels, normalise_mesh
+from igan_lite.core.camera import CameraPrior
+from igan_lite.data.datasets import (FORMAT_VERSION, ImageDataset, _check_writable, cache_status, find_image_files,
+                                     has_voxels, load_dataset, render_settings, write_dataset)
+from igan_lite.data.image_files import header, read_image
+from igan_lite.data.shapes import find_mesh_files, load_mesh, mesh_to_voxels, normalise_mesh
+from igan_lite.presets import Preset, get_preset
+from igan_lite.render.backend import open3d
+from igan_lite.render.renderer import RENDERER_VERSION, render_voxels
 
 KINDS = ("meshes", "images")
 
@@ -126,10 +126,10 @@ def _describe(files: list[Path]) -> str:
     modes, sizes = set(), set()
     for f in files:
         try:
-            with Image.open(f) as im:
+            with header(f) as im:
                 modes.add(im.mode)
                 sizes.add(im.size)
-        except OSError:
+        except (OSError, ValueError):  # unreadable or too large: read_image names it below
             pass
     lo, hi = min(sizes, key=lambda s: s[0] * s[1], default=(0, 0)), max(sizes, key=lambda s: s[0] * s[1], default=(0, 0))
     shown = f"{lo[0]}x{lo[1]}" if len(sizes) == 1 else f"{len(sizes)} sizes from {lo[0]}x{lo[1]} to {hi[0]}x{hi[1]}"

@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 from scipy.special import expit
 
-from .shapes import Shape, box, ellipsoid, frustum, rotation
+from igan_lite.data.shapes import Shape, box, ellipsoid, frustum, rotation
 
 MIX = {"primitives": 0.4, "blobs": 0.25, "speckle": 0.15, "generator": 0.2}
 
@@ -54,10 +54,13 @@ def prior_grids(n: int, count: int, rng: np.random.Generator, generator: torch.n
     counts["primitives"] += count - sum(counts.values())
     parts = [primitive_grids(n, counts["primitives"], rng), blob_grids(n, counts["blobs"], rng),
              speckle_grids(n, counts["speckle"], rng)]
-    if generator is not None:
+    if generator is not None:  # in eval mode (batch norm's running statistics), as it was before
+        training = generator.training
+        generator.eval()
         with torch.no_grad():
             z = torch.from_numpy(rng.standard_normal((counts["generator"], generator.z_dim))).float()
             device = next(generator.parameters()).device
             parts.append(generator(z.to(device))[:, 0].float().cpu().numpy())
+        generator.train(training)
     grids = np.concatenate(parts)
     return grids[rng.permutation(len(grids))]

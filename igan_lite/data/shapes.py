@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .backend import open3d
+from igan_lite.render.backend import open3d
+from igan_lite.render.renderer import check_mesh
 
 MESH_SUFFIXES = (".obj", ".off", ".ply", ".stl")
 EXTENT = 0.9  # shapes are scaled so their largest side is this (margin inside the unit cube)
-MAX_COORD = 1e6  # mesh vertices farther out are refused: scaling them to the unit cube loses all precision
 
 
 def rotation(axis: str, degrees: float) -> np.ndarray:
@@ -318,29 +318,45 @@ def load_mesh(path: str | Path):
         raise ValueError(f"mesh file {path}: unsupported suffix {path.suffix!r}; expected one of {MESH_SUFFIXES}")
     if not path.is_file():
         raise FileNotFoundError(f"mesh file {path} does not exist")
+    check_mesh_header(path)
     mesh = open3d().io.read_triangle_mesh(str(path))
     if len(mesh.triangles) == 0:
         raise ValueError(f"mesh file {path} could not be read as a triangle mesh (no triangles found)")
     return check_mesh(mesh, f"mesh file {path}")
 
 
-def check_mesh(mesh, name: str = "mesh", limit: float = MAX_COORD):
-    """`mesh` if its vertices are finite, within `limit` of the origin on every axis, not all at one point,
-    and its triangles index them; else a ValueError naming it (a NaN or 1e308 vertex made the voxeliser hang)."""
-    v, t = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
-    if len(t) == 0 or len(v) == 0:
-        raise ValueError(f"{name}: has no triangles")
-    if not np.isfinite(v).all():
-        raise ValueError(f"{name}: {int((~np.isfinite(v)).any(axis=1).sum())} vertices are NaN or infinite")
-    if np.abs(v).max() > limit:
-        raise ValueError(f"{name}: a vertex coordinate is {np.abs(v).max():.3g}; expected coordinates within "
-                         f"[-{limit:g}, {limit:g}]" + (" (normalise_mesh puts a mesh in the unit cube)" if limit < MAX_COORD else ""))
-    extent = (v.max(0) - v.min(0)).max()
-    if extent <= MAX_COORD * 1e-12:
-        raise ValueError(f"{name}: all vertices lie at one point (extent {extent:.3g})")
-    if t.min() < 0 or t.max() >= len(v):
-        raise ValueError(f"{name}: triangles index vertices outside 0..{len(v) - 1}")
-    return mesh
+# the fewest bytes a vertex and a face take in each format: a header claiming more than the file can hold is a
+# damaged or hostile file, refused before Open3D allocates what it claims (a 2^31-vertex PLY header: 64 GB)
+MIN_BYTES = {"ascii": (6, 8), "binary": (12, 13)}  # "0 0 0\n", "3 0 1 2\n"; 3 floats, a count byte + 3 ints
+
+
+def check_mesh_header(path: Path) -> None:
+    """The vertex and face counts a .ply, .off or binary .stl header declares fit the file's size; a ValueError
+    naming the file if not (OBJ and ASCII STL declare no counts)."""
+    size, suffix = path.stat().st_size, path.suffix.lower()
+    with path.open("rb") as f:
+        head = f.read(65536)
+    counts = None
+    if suffix == ".ply" and head.startswith(b"ply"):
+        text = head.split(b"end_header", 1)[0].decode("ascii", "replace").split()
+        kind = "ascii" if "ascii" in text else "binary"
+        count = lambda name: int(text[text.index(name) + 1]) if name in text[:-1] and text[text.index(name) + 1].isdigit() else 0  # noqa: E731
+        counts = (kind, count("vertex"), count("face"))
+    elif suffix == ".off":
+        words = head.decode("ascii", "replace").replace("OFF", " ", 1).split()
+        numbers = [int(w) for w in words[:2] if w.isdigit()]
+        counts = ("ascii", *numbers) if len(numbers) == 2 else None
+    elif suffix == ".stl" and not head.lstrip().startswith(b"solid") and len(head) >= 84:
+        triangles = int.from_bytes(head[80:84], "little")
+        if 84 + 50 * triangles != size:
+            raise ValueError(f"mesh file {path}: its header declares {triangles:,} triangles ({84 + 50 * triangles:,} "
+                             f"bytes) but the file has {size:,} bytes; it is damaged")
+    if counts:
+        kind, vertices, faces = counts
+        need = vertices * MIN_BYTES[kind][0] + faces * MIN_BYTES[kind][1]
+        if need > size:
+            raise ValueError(f"mesh file {path}: its header declares {vertices:,} vertices and {faces:,} faces, more "
+                             f"than its {size:,} bytes can hold; it is damaged")
 
 
 def normalise_mesh(mesh):

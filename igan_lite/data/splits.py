@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .camera import CameraPrior
-from .data import cache_status, dataset_config, load_dataset, load_eval_voxels, render_settings, write_dataset
-from .folder_lock import locked
-from .presets import Preset
-from .render import render_voxels
-from .shapes import make_shape
+from igan_lite.core.camera import CameraPrior
+from igan_lite.data.datasets import (cache_status, dataset_config, load_dataset, load_eval_voxels, render_settings,
+                                     write_dataset)
+from igan_lite.data.shapes import make_shape
+from igan_lite.infra.folder_lock import locked
+from igan_lite.presets import Preset
+from igan_lite.render.renderer import render_voxels
 
 FIRST_SHAPE = {"validation": 2**60, "test": 2**61}
 SPLITS = tuple(FIRST_SHAPE)
@@ -37,7 +38,7 @@ def split_dir(category: str, p: Preset, split: str, n: int, root: str | Path = "
 
 
 def build_split(category: str, p: Preset, split: str, n: int, root: str | Path = "data", progress: bool = False) -> Path:
-    """Voxelise the split's 3n shapes and render its first n; cached like a dataset (data.py), rebuilt when stale."""
+    """Voxelise the split's 3n shapes and render its first n; cached like a dataset (datasets.py), rebuilt when stale."""
     _check(split, n)
     out = split_dir(category, p, split, n, root)
     config = {**dataset_config(category, p, 0), "split": split, "n": n}

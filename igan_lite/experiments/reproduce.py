@@ -12,55 +12,21 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .diagnostics import collapsed
-from .evaluate import evaluate_run
-from .figure1 import figure1
-from .methods import get_method
-from .presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
-from .run_folder import RunFolder, checkpoint_path, export_run, last_samples, read_config, read_metrics, run_finished
-from .shapes import CATEGORIES
-from .train import train
-
-METRICS = {"fid": "FID ↓", "kid": "KID ↓", "fd_lite": "FD-lite ↓", "nearest_iou": "nearest IoU ↑",
-           "cov": "COV ↑", "mmd": "MMD ↓", "1nna": "1-NNA (→0.5)"}
-REFERENCES = {"untrained_generator": "untrained generator", "random_boxes": "random boxes", "real_vs_real": "real shapes (floor)"}
-ABLATION_CATEGORIES = ("chair", "table")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One row of the table: a method and the preset fields it changes."""
-    key: str
-    label: str
-    method: str
-    overrides: dict = field(default_factory=dict)
-    ablation: bool = False  # ablations run on ABLATION_CATEGORIES only
-
-
-VARIANTS = (
-    Variant("iggan", "IG-GAN (proxy + DOM)", "iggan"),
-    Variant("vh", "visual hull (PrGAN)", "vh"),
-    Variant("ao", "absorption only (PlatonicGAN)", "ao"),
-    # EA starts at twice the default occupancy: its tuning budget's choice on the validation split (docs/experiments.md, run N)
-    Variant("ea", "emission-absorption (PlatonicGAN)", "ea", {"g_init_occupancy": 0.044}),
-    Variant("iggan-nodom", "IG-GAN, no DOM (L2-only proxy)", "iggan", {"lambda_dom": 0.0}, ablation=True),
-    Variant("iggan-nopretrain", "IG-GAN, no proxy pretraining", "iggan", {"pretrain": False}, ablation=True),
-)
-
-
-def grid(categories, seeds) -> list[tuple[Variant, str, int]]:
-    """Every (variant, category, seed) of the table, in its order."""
-    return [(v, c, s) for c in categories for v in VARIANTS if not v.ablation or c in ABLATION_CATEGORIES for s in seeds]
-
-
-def run_name(v: Variant, seed: int) -> str:
-    return f"{v.key}-seed{seed}"
-
+from igan_lite.core.diagnostics import collapsed
+from igan_lite.core.methods import get_method
+from igan_lite.data.shapes import CATEGORIES
+from igan_lite.evaluation.evaluate import evaluate_run, wants_fid
+from igan_lite.experiments.figure1 import figure1
+from igan_lite.experiments.grid import METRICS, REFERENCES, VARIANTS, Variant, grid, run_name
+from igan_lite.experiments.results_table import markdown, write_csv
+from igan_lite.presets import SPEED_ONLY, Preset, get_preset, preset_from_dict
+from igan_lite.training.run_folder import (RunFolder, checkpoint_path, export_run, last_samples, read_config,
+                                           read_metrics, run_finished)
+from igan_lite.training.train import train
 
 SPEED_FIELDS = (*SPEED_ONLY, "threads", "checkpoint_every", "sample_every")  # fields no number depends on
 # fields only a method with a proxy reads (R, f's schedule and surface level); a projection baseline ignores them
@@ -129,12 +95,6 @@ def evaluation(run: Path, n: int, references: bool, fid: bool = True) -> dict:
     return evaluate_run(run, n=n, baselines=references, inception=fid)
 
 
-def wants_fid(p: Preset) -> bool:
-    """Whether the table's evaluations need FID: every preset but smoke, whose tests score FD-lite alone (Inception
-    on every smoke evaluation would add minutes, and Binder and Colab run without its weights)."""
-    return p.name != "smoke"
-
-
 def eval_size(p: Preset) -> int:
     """Samples per score: 500, or a third of the training set's size when that is smaller (smoke: 50)."""
     return min(500, p.n_shapes // 3)
@@ -167,9 +127,7 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
     .md (results_table.markdown), figures/results_<preset>_<category>.png and figures/fig1_<preset>.png
     (figure1.py, from each category's first IG-GAN run). `use_shipped=False` retrains what
     CHECKPOINTS holds; `export` copies each trained run, slim (run_folder.export_run), into CHECKPOINTS."""
-    from .results_table import markdown, write_csv
-
-    p = get_preset(preset, **({"steps": steps} if steps else {}))
+    p = get_preset(preset, **({"steps": steps} if steps is not None else {}))  # 0 is refused by the rules, not ignored
     runs, checkpoints, figures = Path(runs), Path(checkpoints), Path(figures)
     figures.mkdir(parents=True, exist_ok=True)
     records, references, missing, firsts = [], [], [], {}
@@ -194,6 +152,8 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
     if iggan := {c: found[VARIANTS[0].label] for c, found in firsts.items() if VARIANTS[0].label in found}:
         figure1(iggan, figures / f"fig1_{p.name}.png")
     write_csv(records + references, figures / f"results_{p.name}.csv")
+    if all(math.isfinite(r["fid"]) for r in records):
+        scores_figure(records, references, figures / f"fid_vs_fd_lite_{p.name}.png")
     (figures / f"results_{p.name}.md").write_text(markdown(records, references, missing, p, seeds))
     return {"runs": records, "references": references, "missing": missing}
 
@@ -210,5 +170,29 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
         ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(f"{label} ({run})", fontsize=9)
         ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def scores_figure(records: list[dict], references: list[dict], path: Path) -> None:
+    """FD-lite against FID, one point per run (marker: method), one panel per category, the reference rows as
+    grey crosses: where the two scores rank runs differently (docs/experiments.md, "Two scores")."""
+    from matplotlib.figure import Figure
+
+    categories = sorted({r["category"] for r in records})
+    fig = Figure(figsize=(3.3 * len(categories), 3.4))
+    axes = fig.subplots(1, len(categories), squeeze=False)[0]
+    markers = dict(zip([v.key for v in VARIANTS], "osD^vP"))
+    for ax, category in zip(axes, categories):
+        for v in VARIANTS:
+            mine = [r for r in records if r["category"] == category and r["variant"] == v.key]
+            if mine:
+                ax.scatter([r["fid"] for r in mine], [r["fd_lite"] for r in mine], marker=markers[v.key], label=v.label, s=30)
+        refs = [r for r in references if r["category"] == category and math.isfinite(r["fid"])]
+        ax.scatter([r["fid"] for r in refs], [r["fd_lite"] for r in refs], marker="x", color="grey", label="references")
+        ax.set(xscale="log", yscale="log", xlabel="FID (Inception) ↓", title=category)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("FD-lite (FeatureNet) ↓")
+    axes[-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -16,14 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .reproduce import METRICS, VARIANTS, grid
-from .shapes import CATEGORIES
+from igan_lite.experiments.grid import METRICS, VARIANTS
 
 LOWER_IS_BETTER = {"fid": True, "kid": True, "fd_lite": True, "nearest_iou": False, "cov": False, "mmd": True, "1nna": True}
 DIGITS = {"fid": 1, "kid": 4}  # decimals in the table (3 elsewhere)
 NUMERIC = ("seed", "steps", "n", "threshold", *METRICS)
 BASELINES = ("vh", "ao", "ea")
-FULL_GRID = grid(sorted(CATEGORIES), (0, 1, 2))  # what `igan-lite reproduce --preset lite` trains
 
 
 def write_csv(rows: list[dict], path: Path) -> None:

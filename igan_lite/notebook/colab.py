@@ -35,15 +35,26 @@ def device_message() -> str:
     import torch
 
     if torch.cuda.is_available():
-        return f"Training will use the GPU ({torch.cuda.get_device_name(0)}): `--device auto` picks cuda."
+        return (f"Training will use the GPU ({torch.cuda.get_device_name(0)}): the notebooks train with "
+                "device=\"auto\", which picks cuda.")
     return ("No GPU on this runtime: training will run on the CPU, slowly (the lite recipe takes about "
             "15 minutes on 2 CPU cores; Colab's free CPU runtime has 2). For a GPU: Runtime > Change runtime type.")
+
+
+def enable_widgets() -> None:
+    """Colab renders ipywidgets 8 only through its custom widget manager; where even that fails, every widget
+    cell also shows a static picture of its first view."""
+    try:
+        from google.colab import output
+    except ImportError:  # not on Colab
+        return
+    output.enable_custom_widget_manager()
 
 
 def setup(root: str | Path = CLONE, apt: bool = True) -> None:
     """Install system libraries (apt, needs root as on Colab) and igan-lite from `root`; headless rendering;
     change into root/notebooks so the notebooks' relative paths (../data, ../figures) work."""
-    from .backend import APT_PACKAGES
+    from igan_lite.render.backend import APT_PACKAGES
 
     root = Path(root)
     if not (root / "pyproject.toml").is_file():
@@ -53,6 +64,7 @@ def setup(root: str | Path = CLONE, apt: bool = True) -> None:
         _run(["apt-get", "-qq", "install", "-y", *APT_PACKAGES.split()])
     _run([sys.executable, "-m", "pip", "install", "-q", "-e", str(root)])
     os.environ.setdefault("EGL_PLATFORM", "surfaceless")  # before Open3D is imported: no display here
+    enable_widgets()
     os.chdir(root / "notebooks")
     print(f"igan-lite installed from {root}; working in {root / 'notebooks'}.")
     print(device_message())

@@ -3,7 +3,7 @@
 What feeds what (solid arrows), which loss trains which net (coloured boxes), and where gradients flow
 (dashed arrows, in the colour of the loss they carry): docs/method.md §11 has the equations.
 
-    python -m igan_lite.diagram docs/iggan_diagram.svg
+    python -m igan_lite.notebook.diagram docs/iggan_diagram.svg
 """
 from __future__ import annotations
 

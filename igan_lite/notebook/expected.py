@@ -2,7 +2,8 @@
 
 The notebooks' "What you should see" cells print these next to what your run gave. No number here is typed
 by hand: each comes from a shipped run's metrics.jsonl (one row per training step, `read_metrics`) or its
-evaluation.json (`igan-lite evaluate`). The shipped runs are the `lite` preset's, 500 steps, seed 0 (and 1).
+evaluation.json (`igan-lite evaluate`). The shipped runs are the `lite` preset's, 500 steps, seeds 0-2. Each
+band names its category and variant, so tests/test_stored_outputs.py can compute it again and find stale cells.
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .run_folder import read_metrics
+from igan_lite.training.run_folder import read_metrics
 
-SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "lite"
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "lite"
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def window_mean(rows: list[dict], metric: str, steps: tuple[int, int] | None = N
 def metric_band(metric: str, steps: tuple[int, int] | None = None, category: str = "chair", variant: str = "iggan",
                 tol: float = 0.0, root: str | Path = SHIPPED) -> Band:
     """`window_mean` of a metrics.jsonl column over the same steps in every shipped run."""
-    what = f"{metric}, all steps" if steps is None else (
-        f"{metric}, step {steps[0]}" if steps[0] == steps[1] else f"{metric}, steps {steps[0]}-{steps[1]}")
+    what = f"{category} {variant}: " + (f"{metric}, all steps" if steps is None else (
+        f"{metric}, step {steps[0]}" if steps[0] == steps[1] else f"{metric}, steps {steps[0]}-{steps[1]}"))
     return Band(what, {run: window_mean(read_metrics(p), metric, steps)
                        for run, p in shipped_runs(category, variant, root).items()}, tol)
 
@@ -93,7 +94,7 @@ def score_band(score: str, category: str = "chair", variant: str = "iggan", tol:
     if not values:
         raise ValueError(f"no shipped {variant} run for {category} has {what} scores (evaluated at step {snapshot})"
                          if snapshot is not None else f"no shipped {variant} run for {category} has {what} scores")
-    return Band(f"{score} ({what})", values, tol)
+    return Band(f"{category} {variant}: {score} ({what})", values, tol)
 
 
 def last_window(rows: list[dict], size: int = 50) -> tuple[int, int]:

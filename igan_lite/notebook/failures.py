@@ -16,14 +16,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import losses
-from .diagnostics import collapse_warnings, collapsed, sample_stats
-from .nets import StretchedSigmoid, proxy_render
-from .presets import get_preset
-from .proxy_prior import blob_grids, primitive_grids, prior_grids
-from .run_folder import checkpoint_path, read_metrics, run_finished
-from .steps import draw_views, f, grids as frustum_grids
-from .train import build, run_config, train
+from igan_lite.core import losses
+from igan_lite.core.diagnostics import collapse_warnings, collapsed, sample_stats
+from igan_lite.core.nets import StretchedSigmoid, proxy_render
+from igan_lite.core.steps import draw_views, f
+from igan_lite.core.steps import grids as frustum_grids
+from igan_lite.data.proxy_prior import blob_grids, primitive_grids, prior_grids
+from igan_lite.presets import get_preset
+from igan_lite.training.run_folder import checkpoint_path, read_metrics, run_finished
+from igan_lite.training.train import build, run_config, train
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ def _trained(run: Path, failure: Failure, changes: dict, preset: str, seed: int)
     """A finished run of `failure.method` with the preset changed by `changes` (trained now unless one is there)."""
     if not run_finished(run, failure.steps):
         p = get_preset(preset, steps=failure.steps, **changes)
-        train(failure.method, "chair", p, run, seed, resume=checkpoint_path(run).exists(), progress=False)
+        print(f"-- {run.name}: {', '.join(f'{k}={v}' for k, v in changes.items()) or 'the preset'} --")  # labels its log
+        train(failure.method, "chair", p, run, seed, resume=checkpoint_path(run).exists(), progress=False,
+              device="auto")
     return run
 
 

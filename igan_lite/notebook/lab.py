@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import losses
-from .data import build_dataset, default_dir, load_dataset, render_settings
-from .nets import build_nets, proxy_render
-from .presets import Preset, get_preset
-from .proxy_prior import blob_grids, speckle_grids
-from .render_pool import RenderPool
-from .run_folder import checkpoint_path, run_finished
-from .steps import draw_views, grids, optimise, pretrain_proxy
-from .train import train
+from igan_lite.core import losses
+from igan_lite.core.nets import build_nets, proxy_render
+from igan_lite.core.steps import draw_views, grids, optimise, pretrain_proxy
+from igan_lite.data.datasets import build_dataset, default_dir, load_dataset, render_settings
+from igan_lite.data.proxy_prior import blob_grids, prior_grids, speckle_grids
+from igan_lite.presets import Preset, get_preset
+from igan_lite.render.pool import RenderPool
+from igan_lite.training.run_folder import checkpoint_path, run_finished
+from igan_lite.training.train import train
 
 
 def ablation_run(root: str | Path, category: str = "chair", preset: str | Preset | None = None, steps: int = 60,
@@ -37,7 +37,7 @@ def ablation_run(root: str | Path, category: str = "chair", preset: str | Preset
     changes = "-".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "recipe"
     run = Path(root) / f"{category}-{p.name}-{steps}steps-seed{seed}-{changes}"
     if not run_finished(run, steps):
-        train("iggan", category, p, run, seed, resume=checkpoint_path(run).exists(), progress=progress)
+        train("iggan", category, p, run, seed, resume=checkpoint_path(run).exists(), progress=progress, device="auto")
     return run
 
 
@@ -53,7 +53,8 @@ class ProxyLab:
         self.settings = render_settings(p)  # f's
         with RenderPool(p.render_workers, self.settings) as f:
             adam = torch.optim.Adam(self.R0.parameters(), p.lr_proxy, betas=p.betas)
-            self.pretrain_log = pretrain_proxy(self.R0, adam, f.render, nets.G, p, rng, progress=False)
+            prior = prior_grids(p.voxel_res, p.pretrain_shapes, rng, nets.G)
+            self.pretrain_log = pretrain_proxy(self.R0, adam, f.render, prior, p, rng, progress=False)
             grid_rng, half = np.random.default_rng(seed + 1), n_grids // 2
             x = np.concatenate([blob_grids(p.voxel_res, half, grid_rng), speckle_grids(p.voxel_res, n_grids - half, grid_rng)])
             self.x = torch.from_numpy(x[grid_rng.permutation(n_grids)])[:, None]

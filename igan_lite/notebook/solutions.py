@@ -14,15 +14,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint, losses, projection
-from .camera import Camera, frustum_grid
-from .data import render_settings
-from .failures import dead_proxy
-from .lab import ProxyLab, ablation_run
-from .nets import proxy_render
-from .presets import get_preset
-from .render import render_voxels
-from .run_folder import read_metrics
+from igan_lite.core import losses, methods, projection
+from igan_lite.core.camera import Camera, frustum_grid
+from igan_lite.core.nets import proxy_render
+from igan_lite.data.datasets import render_settings
+from igan_lite.notebook.failures import dead_proxy
+from igan_lite.notebook.lab import ProxyLab, ablation_run
+from igan_lite.presets import get_preset
+from igan_lite.render.renderer import render_voxels
+from igan_lite.training import checkpoint
+from igan_lite.training.run_folder import read_metrics
 
 SMOKE = "smoke"
 
@@ -157,7 +158,7 @@ def thinner_fog(occupancy: float = 0.15, preset: str = SMOKE) -> dict:
     fog[..., n // 4: 3 * n // 4, n // 4: 3 * n // 4, n // 4: 3 * n // 4] = occupancy
     grid = frustum_grid([cam], p.image_size, n)
     f = render_voxels(fog, [cam], render_settings(p))
-    vh, ao = projection.project("vh", fog, grid), projection.project("ao", fog, grid)
+    vh, ao = methods.project("vh", fog, grid), methods.project("ao", fog, grid)
     return {"f: darkest pixel": f.min().item(), "VH: darkest pixel": vh.min().item(), "AO: darkest pixel": ao.min().item(),
             "AO never lighter than VH": bool((ao <= vh + 1e-6).all())}
 

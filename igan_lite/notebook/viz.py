@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,8 +12,8 @@ import torch
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from .camera import Camera
-from .render import RenderSettings, render_voxels
+from igan_lite.core.camera import Camera
+from igan_lite.render.renderer import RenderSettings, render_voxels
 
 
 def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = None, scale: float = 1.2):
@@ -38,15 +39,57 @@ def _mesh_trace(mesh) -> go.Mesh3d:
                      color="lightsteelblue", flatshading=True, lighting=dict(ambient=0.4, diffuse=0.8))
 
 
-def meshes_figure(meshes, titles: list[str], height: int = 320) -> go.Figure:
-    """Open3D meshes side by side as rotatable plotly 3D views."""
-    fig = make_subplots(rows=1, cols=len(meshes), specs=[[{"type": "scene"}] * len(meshes)], subplot_titles=titles)
-    for i, mesh in enumerate(meshes, start=1):
-        fig.add_trace(_mesh_trace(mesh), row=1, col=i)
+def meshes_figure(meshes, titles: list[str], height: int = 280, ncols: int = 3) -> go.Figure:
+    """Open3D meshes as rotatable plotly 3D views, `ncols` to a row (wider rows fall off a notebook's width)."""
+    cols = min(ncols, len(meshes))
+    rows = -(-len(meshes) // cols)
+    fig = make_subplots(rows=rows, cols=cols, specs=[[{"type": "scene"}] * cols] * rows, subplot_titles=titles)
+    for i, mesh in enumerate(meshes):
+        fig.add_trace(_mesh_trace(mesh), row=i // cols + 1, col=i % cols + 1)
     cube = dict(range=[-0.5, 0.5], visible=False)
     fig.update_scenes(xaxis=cube, yaxis=cube, zaxis=cube, aspectmode="cube")
-    fig.update_layout(height=height, width=240 * len(meshes), margin=dict(l=0, r=0, t=30, b=0), showlegend=False)
+    fig.update_layout(height=height * rows, width=260 * cols, margin=dict(l=0, r=0, t=30, b=0), showlegend=False)
     return fig
+
+
+def show_meshes(meshes, titles: list[str], settings: RenderSettings = RenderSettings(image_size=160)) -> None:
+    """The meshes twice: a static picture (Open3D renders from one view: what GitHub and a notebook without a
+    live kernel show) and the rotatable plotly figure (run the notebook to turn them)."""
+    from IPython.display import display
+
+    from igan_lite.render.renderer import render_meshes
+
+    images = render_meshes(list(meshes), [Camera(35.0, 25.0)] * len(meshes), settings)
+    plt.show(image_grid(images, ncols=min(len(meshes), 6), titles=list(titles), scale=1.8))
+    display(meshes_figure(meshes, titles))
+
+
+FIGURES = Path(__file__).resolve().parents[2] / "figures"  # the repository's, beside checkpoints/
+
+
+def shipped_figure(name: str, caption: str, width: int = 720) -> None:
+    """figures/NAME, made from the shipped lite runs, under a caption saying so: what a notebook shows as the
+    project's result at every preset (a smoke run of yours is a pipeline check, not a result)."""
+    from IPython.display import Image, Markdown, display
+
+    path = FIGURES / name
+    if not path.is_file():
+        display(Markdown(f"*(`figures/{name}` is not in this copy of igan-lite: clone the repository to see it)*"))
+        return
+    display(Markdown(f"**Shipped result** (`figures/{name}`): {caption}"))
+    display(Image(filename=str(path), width=width))
+
+
+def own_run_note(p, what: str) -> None:
+    """A label over a cell that trains live: whose run it is, at which preset; at smoke, that it checks the
+    pipeline and its numbers mean nothing."""
+    from IPython.display import Markdown, display
+
+    text = f"**Your run**: {what}, at the `{p.name}` preset ({p.steps} steps, {p.voxel_res}³ voxels)."
+    if p.name == "smoke":
+        text += (" At `smoke` this is a pipeline check: the shapes are 16³ and training lasts seconds, so its "
+                 "numbers and pictures mean nothing. The project's results are the shipped lite ones shown here.")
+    display(Markdown(text))
 
 
 def png_bytes(image: torch.Tensor, size: int = 256) -> bytes:
@@ -102,8 +145,8 @@ def plot_metrics(runs: list[dict] | dict[str, list[dict]], panels: dict = METRIC
     """Training curves from metrics.jsonl rows (or {label: rows} to overlay runs), one panel per group,
     moving average over `smooth` steps; keys a run did not log (a baseline has no proxy) are skipped."""
     runs = runs if isinstance(runs, dict) else {"": runs}
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), squeeze=False)
-    for ax, (title, keys) in zip(axes[0], panels.items()):
+    fig, axes = _panels(len(panels))
+    for ax, (title, keys) in zip(axes.flat, panels.items()):
         for label, rows in runs.items():
             steps = np.array([r["step"] for r in rows])
             for key in (k for k in keys if rows and k in rows[0]):
@@ -111,20 +154,29 @@ def plot_metrics(runs: list[dict] | dict[str, list[dict]], panels: dict = METRIC
                 if len(y) >= smooth > 1:
                     y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
                 ax.plot(steps[len(steps) - len(y):], y, label=" ".join(filter(None, (label, key if len(keys) > 1 else ""))))
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("step", fontsize=10)
         if ax.get_legend_handles_labels()[1] and (len(keys) > 1 or len(runs) > 1):
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _panels(n: int, ncols: int = 3):
+    """A grid of n panels, ncols wide, large enough that its text reads at a notebook's width."""
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.1 * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes
 
 
 def seed_bands(groups: dict[str, list[list[dict]]], panels: dict = METRIC_PANELS, smooth: int = 9):
     """Each group's curves over seeds ({label: [metrics rows of each seed]}): the median across seeds as a line,
     the min-max across seeds as a band, moving average over `smooth` steps; one panel per single-key group."""
     panels = {t: k for t, k in panels.items() if len(k) == 1}
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), squeeze=False)
-    for ax, (title, (key,)) in zip(axes[0], panels.items()):
+    fig, axes = _panels(len(panels))
+    for ax, (title, (key,)) in zip(axes.flat, panels.items()):
         for label, seeds in groups.items():
             steps = min(len(rows) for rows in seeds)
             y = np.array([[r[key] for r in rows[:steps]] for rows in seeds if rows and key in rows[0]], dtype=float)
@@ -135,9 +187,9 @@ def seed_bands(groups: dict[str, list[list[dict]]], panels: dict = METRIC_PANELS
             x = np.arange(steps - y.shape[1] + 1, steps + 1)
             line, = ax.plot(x, np.median(y, 0), label=f"{label} ({len(y)} seeds)")
             ax.fill_between(x, y.min(0), y.max(0), color=line.get_color(), alpha=0.2, lw=0)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-    axes[0, 0].legend(fontsize=7)
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("step", fontsize=10)
+    axes[0, 0].legend(fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -149,12 +201,13 @@ def ablation_panel(run_variant, reference: dict):
     import ipywidgets as widgets
     from IPython.display import Image, display
 
-    from .run_folder import last_samples, read_metrics
+    from igan_lite.training.run_folder import last_samples, read_metrics
 
     dom = widgets.Checkbox(value=True, description="DOM")
     lambda_dom = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=1, description="λ_DOM")
     pretrain = widgets.Checkbox(value=True, description="pretrain proxy")
-    lambda_ms = widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="λ mode seeking")
+    lambda_ms = widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="λ mode seeking",
+                                       style={"description_width": "initial"})  # the whole label, not "λ mode s…"
     button, out = widgets.Button(description="train", button_style="primary"), widgets.Output()
 
     def on_click(_):

@@ -32,7 +32,7 @@ def missing_system_libraries() -> list[str]:
 def ensure_runtime_dir() -> None:
     """Point XDG_RUNTIME_DIR at a private folder when it is unset or gone (servers, CI, containers):
     without one, EGL prints "error: XDG_RUNTIME_DIR is invalid" each time a renderer starts, though
-    rendering works. Inherited by the render workers (render_pool.py)."""
+    rendering works. Inherited by the render workers (pool.py)."""
     current = os.environ.get("XDG_RUNTIME_DIR")
     if current and os.path.isdir(current):
         return

@@ -5,7 +5,7 @@ allows). `RenderPool.submit` splits a batch into one chunk per worker and return
 the returned job waits for the images. A worker that dies is replaced and its chunk drawn again; closing
 the pool (or the parent dying) ends every worker. `RenderPool(0, ...)` draws in the calling process.
 
-f is a pure function (render.py), so the pool's images equal `render_voxels`' bit for bit.
+f is a pure function (renderer.py), so the pool's images equal `render_voxels`' bit for bit.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from multiprocessing.connection import wait
 import numpy as np
 import torch
 
-from .render import RenderSettings, render_grids, render_inputs, to_tensor
+from igan_lite.render.renderer import RenderSettings, render_grids, render_inputs, to_tensor
 
 MAX_RETRIES = 2  # a chunk whose worker dies this many times in a row is reported, not retried forever
 

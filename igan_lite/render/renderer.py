@@ -6,10 +6,12 @@ torch tensor. Nothing here carries gradients: that is the point of the paper's p
 
 Filament aborts the process ("JobSystem::getState(): This thread has not been adopted") when a second
 thread drives a renderer, and Jupyter calls widget callbacks on other threads (ipykernel 7 subshells). So
-every Open3D rendering call of this process runs on one owner thread (render_thread.py).
+every Open3D rendering call of this process runs on one owner thread (thread.py).
 """
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -17,10 +19,10 @@ import numpy as np
 import torch
 from skimage.measure import marching_cubes
 
-from .backend import open3d
-from .camera import Camera
-from .preset_rules import MAX_IMAGE_SIZE, shown
-from .render_thread import call_at_exit, on_render_thread
+from igan_lite.core.camera import Camera
+from igan_lite.preset_rules import MAX_IMAGE_SIZE, shown
+from igan_lite.render.backend import open3d
+from igan_lite.render.thread import call_at_exit, on_render_thread
 
 MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes seconds
 
@@ -129,6 +131,22 @@ def voxels_to_mesh(grid: np.ndarray, threshold: float = 0.5, max_triangles: int 
     return mesh
 
 
+@contextmanager
+def quiet_fds():
+    """Send the process's file descriptors 1 and 2 to /dev/null meanwhile: C libraries print there directly."""
+    saved = [os.dup(fd) for fd in (1, 2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in (1, 2):
+            os.dup2(devnull, fd)
+        yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
 class Renderer:
     """One Open3D OffscreenRenderer. Use `get_renderer`: a second one in a process segfaults.
     Its methods run on the render thread, whichever thread calls them."""
@@ -137,7 +155,8 @@ class Renderer:
     def __init__(self, settings: RenderSettings):
         rendering = open3d().visualization.rendering
         self.settings = settings
-        self._o3d = rendering.OffscreenRenderer(settings.image_size, settings.image_size)
+        with quiet_fds():  # Filament's start-up banner ("FEngine ... created", "EGL(1.5)") goes to fd 1, not Python
+            self._o3d = rendering.OffscreenRenderer(settings.image_size, settings.image_size)
         view = self._o3d.scene.view
         view.set_post_processing(False)
         # with shadows, ambient occlusion or antialiasing on, a few pixels change between identical frames;
@@ -257,7 +276,7 @@ def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings(), 
 
     `thresholds` (one per grid) overrides settings.threshold: training draws f's surface level per shape
     so that f keeps responding to occupancies near 0.5 (docs/method.md §10). In this process; a RenderPool
-    (render_pool.py) draws the same images in worker processes."""
+    (pool.py) draws the same images in worker processes."""
     return to_tensor(render_grids(*render_inputs(voxels, cameras, settings, thresholds), settings), settings.color)
 
 
@@ -278,10 +297,42 @@ def facing_camera(mesh, eye: np.ndarray):
     return out
 
 
+MAX_COORD = 1e6  # mesh vertices farther out are refused: scaling them to the unit cube loses all precision
+
+
+def check_mesh(mesh, name: str = "mesh", limit: float = MAX_COORD):
+    """`mesh` if it is an Open3D triangle mesh whose vertices are finite, within `limit` of the origin on every
+    axis, not all at one point, and whose triangles index them; else a ValueError naming it (a NaN or 1e308 vertex
+    made the voxeliser hang, and renders nothing)."""
+    if not isinstance(mesh, open3d().geometry.TriangleMesh):
+        raise ValueError(f"{name}: expected an Open3D TriangleMesh, got {type(mesh).__name__}")
+    v, t = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
+    if len(t) == 0 or len(v) == 0:
+        raise ValueError(f"{name}: has no triangles")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(v)).any(axis=1).sum())} vertices are NaN or infinite")
+    if np.abs(v).max() > limit:
+        raise ValueError(f"{name}: a vertex coordinate is {np.abs(v).max():.3g}; expected coordinates within "
+                         f"[-{limit:g}, {limit:g}]" + (" (normalise_mesh puts a mesh in the unit cube)" if limit < MAX_COORD else ""))
+    extent = (v.max(0) - v.min(0)).max()
+    if extent <= MAX_COORD * 1e-12:
+        raise ValueError(f"{name}: all vertices lie at one point (extent {extent:.3g})")
+    if t.min() < 0 or t.max() >= len(v):
+        raise ValueError(f"{name}: triangles index vertices outside 0..{len(v) - 1}")
+    return mesh
+
+
+def _empty(mesh) -> bool:
+    """An Open3D mesh with no triangles (drawn as the background alone)."""
+    return isinstance(mesh, open3d().geometry.TriangleMesh) and not len(mesh.triangles)
+
+
 @on_render_thread
 def render_meshes(meshes, cameras, settings: RenderSettings = RenderSettings()) -> torch.Tensor:
     """Draw Open3D meshes (a procedural shape's true surface, or a real mesh: shapes.load_mesh) with f's
-    camera and lights, each as a two-sided surface (facing_camera); None draws the background only."""
+    camera and lights, each as a two-sided surface (facing_camera); None draws the background only. Each mesh
+    is checked first (check_mesh: a ValueError naming it)."""
+    meshes = [m if m is None or _empty(m) else check_mesh(m, f"meshes[{i}]") for i, m in enumerate(meshes)]
     cams = _camera_list(cameras, len(meshes))
     renderer = get_renderer(settings)
     return to_tensor([renderer.render_mesh(m if m is None or not len(m.triangles) else facing_camera(m, c.eye()), c)

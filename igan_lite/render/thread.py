@@ -1,11 +1,11 @@
-"""The one thread of a process that drives Open3D's renderer (render.py).
+"""The one thread of a process that drives Open3D's renderer (renderer.py).
 
 Filament, Open3D's rendering engine, belongs to the thread that created it: a call from any other thread
 aborts the whole process (`utils::PreconditionPanic ... JobSystem::getState(): This thread has not been
 adopted`). Notebooks meet this through ipywidgets, whose callbacks JupyterLab 4.6 runs on an ipykernel
 subshell thread by default. `on_render_thread` makes a function run on a single daemon thread, started on
 first use; the caller waits for its result (or exception). Calls made on that thread run directly, so
-decorated functions may call each other. Render worker processes (render_pool.py) each have their own.
+decorated functions may call each other. Render worker processes (pool.py) each have their own.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from concurrent.futures import Future
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _tasks: queue.SimpleQueue = queue.SimpleQueue()
-_at_exit: list = []  # callables run on the render thread when the interpreter exits (render.py's cleanup)
+_at_exit: list = []  # callables run on the render thread when the interpreter exits (renderer.py's cleanup)
 
 
 def _serve() -> None:

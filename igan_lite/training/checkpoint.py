@@ -1,77 +1,28 @@
-"""Files written atomically (temp file + rename: a kill never leaves a half-written file), checkpoints, and a
-training run's state in them (`run_state`, `restore`, `check_resumable`).
+"""A training run's checkpoint: loading one (tensors only), and the run state in it (`run_state`, `restore`,
+`check_resumable`). Files are written atomically by infra/files.py.
 
-Checkpoints are loaded tensors-only (`torch.load(weights_only=True)`): a crafted file cannot run code, it
-gets a ValueError naming it. Only the legacy run-ahead state (cameras and numpy arrays, before tensors-only
-loading) needs the small allow-list LEGACY_GLOBALS.
+Checkpoints are loaded tensors-only: a crafted file cannot run code, it gets a ValueError naming it. Only the
+legacy run-ahead state (cameras and numpy arrays, before tensors-only loading) needs the small allow-list
+LEGACY_GLOBALS, which also admits Camera under its path before the package had floors (igan_lite.camera).
 """
 from __future__ import annotations
 
-import json
-import os
-import pickle
-import tempfile
 from dataclasses import asdict, astuple
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .camera import Camera
-from .methods import METHODS
-from .presets import SPEED_ONLY, preset_from_dict
-from .steps import Batch, grids
-
-if TYPE_CHECKING:
-    from .train import Parts
+from igan_lite.core.camera import Camera
+from igan_lite.core.methods import METHODS
+from igan_lite.core.steps import Batch, Parts, grids
+from igan_lite.infra.files import load_tensors
+from igan_lite.presets import SPEED_ONLY, preset_from_dict
 
 # what checkpoints written before tensors-only loading hold besides tensors: Camera and float64 numpy arrays
 _NP_CORE = getattr(np, "_core", None) or np.core  # numpy 2 renamed it
-LEGACY_GLOBALS = [Camera, np.ndarray, np.dtype, type(np.dtype(np.float64)), _NP_CORE.multiarray._reconstruct]
-
-
-def write_atomic(path: str | Path, write) -> None:
-    """Call write(binary_file) on a temp file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def save_atomic(obj, path: str | Path) -> None:
-    write_atomic(path, lambda f: torch.save(obj, f))
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    write_atomic(path, lambda f: f.write(text.encode()))
-
-
-def read_json(path: str | Path, what: str = "JSON file"):
-    """The parsed content of `path`, or a FileNotFoundError / ValueError naming the file and what it should be."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{what} {path} is corrupt (not valid JSON: {e})") from None
-
-
-def _torch_load(path: Path):
-    safe = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5; older: tensors and containers only
-    if safe is None:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    with safe(LEGACY_GLOBALS):
-        return torch.load(path, map_location="cpu", weights_only=True)
+LEGACY_GLOBALS = [Camera, (Camera, "igan_lite.camera.Camera"), np.ndarray, np.dtype, type(np.dtype(np.float64)),
+                  _NP_CORE.multiarray._reconstruct]
 
 
 def load(path: str | Path) -> dict:
@@ -79,19 +30,7 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        state = _torch_load(path)
-    except pickle.UnpicklingError as e:
-        # weights_only refused a function or class (code, or a foreign object): torch's message names its GLOBAL
-        reason = next((ln for ln in str(e).splitlines() if "GLOBAL" in ln), None)
-        if reason is None:  # a damaged file
-            detail = str(e).split("WeightsUnpickler error:")[-1].strip().split("\n")[0]
-            raise ValueError(f"checkpoint {path} is corrupt or not an igan-lite checkpoint ({detail[:200]})") from None
-        raise ValueError(f"checkpoint {path} holds more than tensors and was not loaded "
-                         f"({reason.split('error: ')[-1].strip()[:160]}); "
-                         "igan-lite loads tensors only, so a file from elsewhere cannot run code") from None
-    except Exception as e:  # torch raises several types for truncated or foreign files
-        raise ValueError(f"checkpoint {path} is corrupt or not an igan-lite checkpoint ({type(e).__name__}: {e})") from None
+    state = load_tensors(path, LEGACY_GLOBALS)
     if not isinstance(state, dict) or not isinstance(state.get("config"), dict):
         raise ValueError(f"checkpoint {path} is not an igan-lite checkpoint (no config inside)")
     return state
@@ -138,6 +77,33 @@ def restore(t: Parts, state: dict, rank: dict | None = None, source: Path | str 
     return Batch(pending["z"], pending["x"].to(t.device), cams, np.asarray(pending["thresholds"]), grids(cams, t.p, t.device))
 
 
+def check_same_config(saved: dict, config: dict, path: Path, config_file: Path) -> None:
+    """A checkpoint's config must be its run's config.json, but for the fields a resume may change (`steps`, the
+    speed-only ones): a ValueError naming both files and the fields that differ."""
+    def fixed(c: dict) -> dict:
+        preset = c.get("preset")
+        preset = {k: v for k, v in preset.items() if k not in ("steps", *SPEED_ONLY)} if isinstance(preset, dict) else preset
+        return {**c, "preset": preset}
+
+    saved, config = fixed(saved), fixed(config)
+    if saved != config:
+        differ = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+        raise ValueError(f"{config_file} does not match the config inside {path} (they differ in {differ}); one of "
+                         "them was edited or copied from another run")
+
+
+def check_state(state: dict, path: Path) -> None:
+    """The run state's step and RNG states have the types and sizes `restore` needs (a ValueError naming the file)."""
+    step = state.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValueError(f"checkpoint {path}: step is {step!r}; expected a whole number of steps >= 0")
+    rng = state.get("torch_rng")
+    if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8 or rng.shape != torch.get_rng_state().shape:
+        raise ValueError(f"checkpoint {path}: torch_rng is not a torch RNG state ({type(rng).__name__})")
+    if not isinstance(state.get("numpy_rng"), dict) or "bit_generator" not in state["numpy_rng"]:
+        raise ValueError(f"checkpoint {path}: numpy_rng is not a numpy RNG state ({type(state.get('numpy_rng')).__name__})")
+
+
 def check_resumable(state: dict, wanted: dict, path: Path) -> None:
     """Resuming must not silently change what is being trained (only `steps` may grow), and needs the full
     state `train` saves (an exported run has no D or optimisers). Checked before anything is written."""
@@ -147,6 +113,10 @@ def check_resumable(state: dict, wanted: dict, path: Path) -> None:
     if missing:
         raise ValueError(f"checkpoint {path} cannot be resumed: it lacks {missing} (an exported run keeps only "
                          "the generator and proxy); start a new run with another --out")
+    check_state(state, path)
+    if state["step"] > wanted["preset"]["steps"]:
+        raise ValueError(f"checkpoint {path} is at step {state['step']}, past the {wanted['preset']['steps']} steps "
+                         f"asked for; resume with --steps {state['step']} or more")
     s, w = asdict(preset_from_dict(saved.get("preset"), f"checkpoint {path}")), asdict(preset_from_dict(wanted["preset"]))
     for field in ("steps", *SPEED_ONLY):
         s.pop(field), w.pop(field)

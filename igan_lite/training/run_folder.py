@@ -7,6 +7,7 @@ generator at those steps), checkpoint.pt (atomic, every `checkpoint_every` steps
 resumed run continues bit for bit; under torchrun the other ranks' RNGs sit beside it in rng-rank<r>.pt) and
 evaluation.json (evaluate.py). `export_run` keeps the slim part of it, the last sample grid as samples.png.
 A writer holds RUN/.lock (folder_lock.py): a second writer of the same folder gets FolderBusy naming the first.
+It writes only into a new or empty folder or one holding its own run (`check_writable`), never through a link.
 """
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from . import checkpoint
-from .folder_lock import locked
-from .methods import METHODS
-from .nets import Generator
-from .presets import Preset, preset_from_dict
+from igan_lite.core.methods import METHODS
+from igan_lite.core.nets import Generator
+from igan_lite.infra import files
+from igan_lite.infra.files import check_folder, check_no_links, foreign_files
+from igan_lite.infra.folder_lock import locked
+from igan_lite.presets import Preset, preset_from_dict
+from igan_lite.training import checkpoint
+
+# what a run folder holds, as train, evaluate, sample, export and the training-length study write it
+OWN = ("config.json", "metrics.jsonl", "pretrain.jsonl", "checkpoint.pt", "evaluation*.json", "samples", "generators",
+       "samples.png", "samples-final", "rng-rank*.pt", "scores", "*.tmp")
 
 
 class RunFolder:
@@ -38,9 +45,25 @@ class RunFolder:
         """Under torchrun, ranks other than 0 keep their RNG state here, saved with every checkpoint."""
         return self.path / f"rng-rank{rank}.pt"
 
+    def check_writable(self) -> None:
+        """Refuse, naming what was found, a RUN that is a file, holds anything igan-lite does not write there, holds
+        such files without a run config.json of its own, or has a symbolic link where igan-lite writes."""
+        check_folder(self.path)
+        if not self.path.is_dir():
+            return
+        check_no_links(self.path, [q.name for pattern in OWN for q in self.path.glob(pattern)])
+        if foreign := foreign_files(self.path, OWN):
+            raise FileExistsError(f"{self.path} holds files igan-lite did not write ({', '.join(foreign[:5])}); "
+                                  "train into a new or empty folder, or one holding an igan-lite run")
+        if foreign_files(self.path, ()) and not self.config_file.is_file():
+            raise FileExistsError(f"{self.path} holds {', '.join(foreign_files(self.path, ())[:5])} but no run config.json: "
+                                  "not a run igan-lite wrote; choose a new or empty folder")
+        if self.config_file.is_file():
+            self.read_config()  # a config.json igan-lite did not write is refused, naming the file
+
     def read_config(self) -> dict:
         """config.json, or an error naming the file when it is missing, corrupt or not a run config."""
-        config = checkpoint.read_json(self.config_file, "run config")
+        config = files.read_json(self.config_file, "run config")
         missing = [k for k in ("method", "category", "seed", "preset") if not isinstance(config, dict) or k not in config]
         if missing:
             raise ValueError(f"run config {self.config_file} is not one `igan-lite train` writes (missing {missing})")
@@ -86,6 +109,8 @@ class RunFolder:
         path = Path(snapshot) if snapshot is not None else self.checkpoint
         state = checkpoint.load(path)
         p = preset_from_dict(state["config"].get("preset"), f"checkpoint {path}")
+        if self.config_file.is_file():
+            checkpoint.check_same_config(state["config"], self.read_config(), path, self.config_file)
         try:
             G = METHODS[state["config"].get("method", "iggan")].build_nets(p).G
             G.load_state_dict(state["G"])
@@ -100,24 +125,23 @@ class RunFolder:
         for a resumed one (a killed run may have logged a few more steps, or half a line)."""
         for folder in (self.path, self.samples, self.generators):
             folder.mkdir(parents=True, exist_ok=True)
-        checkpoint.write_text_atomic(self.config_file, json.dumps(config, indent=2))
+        files.write_text_atomic(self.config_file, json.dumps(config, indent=2))
         if resumed_at is None:
             self.metrics_file.write_text("")
         elif self.metrics_file.exists():
             rows = [r for r in self.read_metrics() if r.get("step", 0) <= resumed_at]
-            checkpoint.write_text_atomic(self.metrics_file, "".join(json.dumps(r) + "\n" for r in rows))
+            files.write_text_atomic(self.metrics_file, "".join(json.dumps(r) + "\n" for r in rows))
 
     def write_pretrain(self, log: list[dict]) -> None:
-        checkpoint.write_text_atomic(self.path / "pretrain.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+        files.write_text_atomic(self.path / "pretrain.jsonl", "".join(json.dumps(r) + "\n" for r in log))
 
     def append_metrics(self, row: dict) -> None:
-        with self.metrics_file.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        files.append_line(self.metrics_file, json.dumps(row) + "\n")
 
     def save_snapshot(self, config: dict, step: int, grid: torch.Tensor, G: torch.nn.Module) -> None:
         """The sample grid (8 columns) and the generator at `step`."""
         save_image_grid(grid, self.samples / f"step_{step:06d}.png", ncols=8)
-        checkpoint.save_atomic({"config": config, "step": step, "G": G.state_dict()}, self.generators / f"step_{step:06d}.pt")
+        files.save_atomic({"config": config, "step": step, "G": G.state_dict()}, self.generators / f"step_{step:06d}.pt")
 
 
 EXPORTED = ("config", "step", "G", "R")  # what export_run keeps of a checkpoint: no D, no optimiser states
@@ -149,7 +173,7 @@ def save_image_grid(images: torch.Tensor, path: Path, ncols: int) -> None:
         r, k = divmod(i, ncols)
         canvas[:, r * (h + 1):r * (h + 1) + h, k * (w + 1):k * (w + 1) + w] = img
     arr = (canvas.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    checkpoint.write_atomic(path, lambda f: Image.fromarray(arr[..., 0] if c == 1 else arr).save(f, format="PNG"))
+    files.write_atomic(path, lambda f: Image.fromarray(arr[..., 0] if c == 1 else arr).save(f, format="PNG"))
 
 
 def export_run(run: str | Path, out: str | Path, proxy: bool = True, half: bool = False) -> Path:
@@ -159,11 +183,13 @@ def export_run(run: str | Path, out: str | Path, proxy: bool = True, half: bool 
     write over the run itself or over any other resumable run (its full checkpoint would be lost)."""
     run, out = RunFolder(run), RunFolder(out)
     state = checkpoint.load(run.checkpoint)
+    check_folder(out.path, "export --out")
     if out.path.resolve() == run.path.resolve():
         raise ValueError(f"export --out {out.path} is the run itself: the slim checkpoint would replace the full one "
                          "and the run could not be resumed; choose another --out")
     if out.checkpoint.exists() and "opt_g" in checkpoint.load(out.checkpoint):
         raise FileExistsError(f"export --out {out.path} holds a resumable training run; choose another --out")
+    out.check_writable()
     kept = {k: state[k] for k in EXPORTED if k in state and (proxy or k != "R")}
     for net in ("G", "R"):
         if half and net in kept:
@@ -173,8 +199,8 @@ def export_run(run: str | Path, out: str | Path, proxy: bool = True, half: bool 
     grids = sorted(run.samples.glob("step_*.png"))
     copies += [(grids[-1], out.exported_samples)] if grids else []
     with locked(out.path):
-        checkpoint.save_atomic(kept, out.checkpoint)
+        files.save_atomic(kept, out.checkpoint)
         for source, target in copies:
             data = source.read_bytes()
-            checkpoint.write_atomic(target, lambda f: f.write(data))
+            files.write_atomic(target, lambda f: f.write(data))
     return out.path

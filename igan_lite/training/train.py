@@ -1,13 +1,13 @@
-"""Training a run (docs/method.md §2): `build` makes its Parts (nets, optimisers, RNGs, real images, f); the
-loop in `train` takes the method's step (methods.py, steps.py) until the preset's steps are done, writing the
+"""Training a run (docs/method.md §2): `build` makes its Parts (core/steps.py: nets, optimisers, RNGs, real
+images, f); the loop in `train` takes the method's step (core/methods.py, core/steps.py) until the preset's steps are done, writing the
 run folder through RunFolder (run_folder.py) with a checkpoint that holds every RNG state, so `resume=True`
 continues bit for bit. Under torchrun every rank trains on its own batches (distributed.py).
 """
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass
+from contextlib import nullcontext
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -15,18 +15,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import checkpoint, distributed, steps
-from .data import ImageDataset, build_dataset, default_dir, load_dataset, render_settings
-from .folder_lock import locked
-from .methods import METHODS, Method, get_method
-from .nets import Nets
-from .own_data import data_record, load_run_data
-from .preset_rules import check_seed
-from .presets import Preset, get_preset, preset_from_dict
-from .render_pool import RenderJob, RenderPool
-from .run_folder import RunFolder
-from .shapes import CATEGORIES
-from .steps import TrainingDiverged
+from igan_lite.core import steps
+from igan_lite.core.methods import METHODS, get_method
+from igan_lite.core.nets import Nets
+from igan_lite.core.steps import Parts, TrainingDiverged
+from igan_lite.data.datasets import ImageDataset, build_dataset, default_dir, load_dataset, render_settings
+from igan_lite.data.own_data import data_record, load_run_data
+from igan_lite.data.proxy_prior import prior_grids
+from igan_lite.data.shapes import CATEGORIES
+from igan_lite.infra import distributed, files
+from igan_lite.infra.folder_lock import locked
+from igan_lite.preset_rules import check_seed
+from igan_lite.presets import Preset, get_preset, preset_from_dict
+from igan_lite.render.pool import RenderPool
+from igan_lite.training import checkpoint
+from igan_lite.training.run_folder import RunFolder
 
 __all__ = ["METHODS", "Parts", "TrainingDiverged", "build", "run_config", "train", "use_amp"]
 
@@ -51,40 +54,6 @@ def run_config(method: str, category: str, p: Preset, seed: int, world_size: int
     return json.loads(json.dumps(config))
 
 
-@dataclass
-class Parts(AbstractContextManager):
-    """What one run trains and draws with, and where it stands: `step_count`, and the run-ahead batch f is
-    drawing (`pending`). `train`: the nets as the forward pass before their own update uses them (DDP-wrapped
-    under torchrun). Leaving `with` ends f's render workers and drops the DDP wrappers, so none still holds the
-    process group when distributed.leave() destroys it."""
-
-    config: dict
-    p: Preset
-    method: Method
-    device: torch.device
-    amp: bool  # bf16 autocast of G and R
-    rank: distributed.Rank
-    nets: Nets
-    train: Nets
-    opt_g: torch.optim.Optimizer
-    opt_r: torch.optim.Optimizer | None
-    opt_d: torch.optim.Optimizer
-    rng: np.random.Generator
-    real: ImageDataset
-    renderer: RenderPool
-    background: float
-    step_count: int = 0
-    pending: tuple[steps.Batch, RenderJob] | None = None
-
-    @property
-    def run_ahead(self) -> bool:
-        return self.p.run_ahead and self.method.proxy
-
-    def __exit__(self, *exc) -> None:
-        self.renderer.close()
-        self.train = self.nets
-
-
 def build(config: dict, device: str = "cpu", amp: bool | None = None, rank: distributed.Rank = distributed.SINGLE) -> Parts:
     """A run's Parts from its run_config: nets seeded by its seed (the same on every rank), Adam optimisers,
     the real images and f (render workers for IG-GAN; a baseline draws its sample grids in this process).
@@ -99,10 +68,10 @@ def build(config: dict, device: str = "cpu", amp: bool | None = None, rank: dist
         if p.d_minibatch_std:
             raise ValueError("d_minibatch_std mixes real and fake statistics in the data-parallel D pass; turn it off for torchrun")
     rng = np.random.default_rng(seed if rank.world == 1 else [seed, rank.rank])
-    train = Nets(*(rank.wrap(net, dev) if net is not None else None for net in (nets.G, nets.R, nets.D)))
+    ddp = Nets(*(rank.wrap(net, dev) if net is not None else None for net in (nets.G, nets.R, nets.D)))
     adam = lambda net, lr: torch.optim.Adam(net.parameters(), lr, betas=p.betas) if net is not None else None  # noqa: E731
     settings, real = render_settings(p), real_images(config, p, rank)
-    return Parts(config, p, method, dev, use_amp(p, dev) if amp is None else amp, rank, nets, train,
+    return Parts(config, p, method, dev, use_amp(p, dev) if amp is None else amp, rank, nets, ddp,
                  adam(nets.G, p.lr_g), adam(nets.R, p.lr_proxy), adam(nets.D, p.lr_d), rng, real,
                  RenderPool(p.render_workers if method.proxy else 0, settings), settings.background[0])
 
@@ -153,7 +122,9 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
 
 
 def _saved_state(folder: RunFolder, resume: bool, config: dict) -> dict | None:
-    """The checkpoint to resume from (checked to fit `config`), or None for a new run."""
+    """The checkpoint to resume from (checked to fit `config` and its config.json), or None for a new run; the
+    folder checked to be one train may write into. Nothing is written before this returns."""
+    folder.check_writable()
     if resume and not folder.checkpoint.exists():
         raise FileNotFoundError(f"cannot resume: no checkpoint at {folder.checkpoint}; run without --resume to start")
     if not resume and folder.checkpoint.exists():
@@ -162,6 +133,8 @@ def _saved_state(folder: RunFolder, resume: bool, config: dict) -> dict | None:
         return None
     state = checkpoint.load(folder.checkpoint)
     checkpoint.check_resumable(state, config, folder.checkpoint)
+    if folder.config_file.is_file():
+        checkpoint.check_same_config(state["config"], folder.read_config(), folder.checkpoint, folder.config_file)
     return state
 
 
@@ -177,7 +150,8 @@ def _loop(t: Parts, folder: RunFolder, state: dict | None, progress: bool, callb
         folder.start(t.config, t.step_count if state is not None else None)
     if state is None:
         if p.pretrain and t.method.proxy:
-            log = steps.pretrain_proxy(t.train.R, t.opt_r, partial(steps.f, t), t.nets.G, p, t.rng, t.amp, progress)
+            prior = prior_grids(p.voxel_res, p.pretrain_shapes, t.rng, t.nets.G)  # primitives, blobs, speckle, G's
+            log = steps.pretrain_proxy(t.ddp.R, t.opt_r, partial(steps.f, t), prior, p, t.rng, t.amp, progress)
             if rank.main:
                 folder.write_pretrain(log)
         _save(t, folder)
@@ -205,4 +179,4 @@ def _loop(t: Parts, folder: RunFolder, state: dict | None, progress: bool, callb
 def _save(t: Parts, folder: RunFolder) -> None:
     """The checkpoint (rank 0), or this rank's RNG state beside it."""
     state = checkpoint.run_state(t) if t.rank.main else {"config": t.config, **checkpoint.rank_state(t)}
-    checkpoint.save_atomic(state, folder.checkpoint if t.rank.main else folder.rank_state(t.rank.rank))
+    files.save_atomic(state, folder.checkpoint if t.rank.main else folder.rank_state(t.rank.rank))

@@ -1,0 +1,171 @@
+"""The training-length study (docs/experiments.md, "Training length"): the comparison of the results table again,
+where the method has converged. IG-GAN, its two ablations and the three projection baselines on chair and table,
+seeds 0-2, each trained with the lite recipe to L steps, a generator snapshot every SNAPSHOT_EVERY steps; the
+snapshots at SCORED steps are scored on the test split as the table is (evaluate.py: f's surface level chosen on
+validation; FID, KID, FD-lite and the 3D metrics; n = 500).
+
+L is chosen once, on the validation split, from the pilot (chair IG-GAN seed 0) by `choose_length`, a rule written
+down before any score was seen: the smallest s of CANDIDATES at which doubling the training to 2s improves the
+pilot's (smoothed) validation FID by less than GAIN; CAP if none does.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from igan_lite.core.diagnostics import collapsed
+from igan_lite.data.splits import split_sets
+from igan_lite.evaluation.evaluate import (ImageScorer, choose_threshold, feature_net, generate, load_fid_net,
+                                           render_views, score)
+from igan_lite.experiments.grid import VARIANTS
+from igan_lite.infra.files import write_text_atomic
+from igan_lite.training.run_folder import RunFolder, load_generator, read_config, read_metrics
+
+CATEGORIES = ("chair", "table")
+SNAPSHOT_EVERY = 250
+SCORED = (500, 1000, 2000, 4000)  # the steps every run is scored at (those it reached)
+CANDIDATES, CAP, GAIN = (1000, 2000), 4000, 0.05
+PILOT = ("chair", "iggan", 0)
+N = 500
+
+
+def snapshot(run: Path, step: int) -> Path:
+    """The generator RUN saved at `step` (run_folder.RunFolder.save_snapshot)."""
+    path = RunFolder(run).generators / f"step_{step:06d}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run} has no generator snapshot at step {step} ({path})")
+    return path
+
+
+def score_snapshot(run: str | Path, step: int, split: str = "test", n: int = N, seed: int = 0, nets=None) -> dict:
+    """The snapshot at `step` scored on `split` as evaluate_run scores a run (surface level chosen on validation),
+    cached in RUN/scores/<split>-step_<step>.json. `nets`: (FeatureNet, Inception) to reuse across calls."""
+    run = Path(run)
+    cached = run / "scores" / f"{split}-step_{step:06d}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    fd_net, fid_net = nets or (None, None)
+    G, p = load_generator(run, snapshot(run, step))
+    fd_net, fid_net = fd_net or feature_net(p), fid_net or load_fid_net(True)
+    category = read_config(run)["category"]
+    sets = split_sets(category, p, split, n)
+    tuned = choose_threshold(G, p, category, n, seed, fd_net, fid_net)
+    fake = generate(G, n, seed)
+    images = render_views(fake, p, seed + 1, tuned["threshold"])
+    result = {"step": step, "split": split, "n": n, "seed": seed, **tuned,
+              **score(fake, images, sets["reference"], ImageScorer(sets["real"], fd_net, fid_net), tuned["threshold"])}
+    cached.parent.mkdir(exist_ok=True)
+    write_text_atomic(cached, json.dumps(result, indent=2))
+    return result
+
+
+def smoothed(curve: dict[int, float], step: int) -> float:
+    """The median of the curve at step - SNAPSHOT_EVERY, step and step + SNAPSHOT_EVERY (those present)."""
+    near = [curve[s] for s in (step - SNAPSHOT_EVERY, step, step + SNAPSHOT_EVERY) if s in curve]
+    if step not in curve:
+        raise ValueError(f"the curve has no value at step {step} (it has {sorted(curve)})")
+    return float(np.median(near))
+
+
+def choose_length(curve: dict[int, float], candidates=CANDIDATES, cap: int = CAP, gain: float = GAIN) -> int | None:
+    """L: the smallest s of `candidates` with smoothed FID(2s) > (1 - gain) x smoothed FID(s), i.e. doubling the
+    training improves validation FID by less than `gain`; `cap` if none does; None while the curve does not yet
+    reach the step that decides (train the pilot further)."""
+    for s in candidates:
+        if 2 * s not in curve:
+            return None
+        if smoothed(curve, 2 * s) > (1 - gain) * smoothed(curve, s):
+            return s
+    return cap
+
+
+def study_runs(root: str | Path):
+    """(category, Variant, seed, run folder) of every study run under ROOT/<category>/<variant>-seed<s>."""
+    root = Path(root)
+    for category in CATEGORIES:
+        for v in VARIANTS:
+            for folder in sorted((root / category).glob(f"{v.key}-seed*")):
+                seed = folder.name.rsplit("-seed", 1)[1]
+                if seed.isdigit() and (folder / "config.json").is_file():
+                    yield category, v, int(seed), folder
+
+
+def rows(root: str | Path, length: int) -> list[dict]:
+    """One row per run and scored step (SCORED up to `length`, and `length`): its test scores, whether the run
+    had collapsed by then (diagnostics.collapsed over the steps before it), and whether it had failed to learn
+    (results_table.failed_to_learn, against the grid's random boxes)."""
+    out = []
+    for category, v, seed, run in study_runs(root):
+        metrics = read_metrics(run)
+        for step in sorted({s for s in SCORED if s <= length} | {length}):
+            cached = run / "scores" / f"test-step_{step:06d}.json"
+            if not cached.is_file():
+                continue
+            s = json.loads(cached.read_text())
+            out.append({"variant": v.key, "row": v.label, "category": category, "seed": seed, "preset": "lite",
+                        "steps": step, "n": s["n"], "split": "test", "threshold": s["threshold"],
+                        **{m: s.get(m, np.nan) for m in ("fid", "kid", "fd_lite", "nearest_iou", "cov", "mmd", "1nna")},
+                        "collapsed": " ".join(collapsed([r for r in metrics if r["step"] <= step])),
+                        "f_schedule": "run-ahead" if v.method == "iggan" else "serial", "run": f"{run}@{step}"})
+    return out
+
+
+def curves_figure(records: list[dict], category: str, path: str | Path, scores=("fid", "kid", "fd_lite", "nearest_iou")):
+    """Each score against training steps for one category: per variant, the mean over seeds and the seed range."""
+    from matplotlib.figure import Figure  # no pyplot: the process's backend stays as it is
+
+    from igan_lite.experiments.grid import METRICS
+
+    fig = Figure(figsize=(4.2 * len(scores), 3.6))
+    axes = fig.subplots(1, len(scores))
+    for ax, metric in zip(axes, scores):
+        for v in VARIANTS:
+            mine = [r for r in records if r["category"] == category and r["variant"] == v.key]
+            steps = sorted({r["steps"] for r in mine})
+            if not steps:
+                continue
+            values = [[r[metric] for r in mine if r["steps"] == s] for s in steps]
+            seeds = max(len(x) for x in values)
+            line, = ax.plot(steps, [np.mean(x) for x in values], marker="o", label=f"{v.label} ({seeds} seeds)")
+            ax.fill_between(steps, [min(x) for x in values], [max(x) for x in values], color=line.get_color(), alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training steps")
+        ax.set_title(f"{category}: {METRICS[metric]}", fontsize=10)
+        if metric in ("fid", "kid", "fd_lite"):
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def verdicts(records: list[dict], noise: dict) -> dict[str, str]:
+    """Every verdict the claims state, by name: IG-GAN against the baselines per category and score, and each
+    ablation against the recipe per category and score ("win", "tie", "loss", "open")."""
+    from igan_lite.experiments.claims import outcome
+    from igan_lite.experiments.results_table import by_variant, compare
+
+    found = {}
+    for category in sorted({r["category"] for r in records}):
+        group = by_variant(records, category)
+        for metric in ("fid", "nearest_iou"):
+            if (o := outcome(group, metric, noise.get(metric, 0.0))) is not None:
+                found[f"{category}: IG-GAN against the baselines, {metric}"] = o
+            for v in VARIANTS:
+                if v.ablation and "iggan" in group and v.key in group:
+                    found[f"{category}: the recipe against {v.label}, {metric}"] = compare(group["iggan"], group[v.key], metric, noise.get(metric, 0.0))
+    return found
+
+
+def claims(records: list[dict], length: int, noise: dict) -> list[str]:
+    """The verdicts at 500 steps and at L side by side, those that change named first."""
+    early = verdicts([r for r in records if r["steps"] == 500], noise)
+    late = verdicts([r for r in records if r["steps"] == length], noise)
+    names = sorted(set(early) | set(late))
+    changed = [n for n in names if early.get(n) != late.get(n)]
+    lines = [f"- **Changed between 500 and {length} steps** ({len(changed)} of {len(names)}): "
+             + ("; ".join(f"{n}: {early.get(n, 'no runs')} → {late.get(n, 'no runs')}" for n in changed) or "none") + "."]
+    lines += ["- **Unchanged**: " + ("; ".join(f"{n}: {late[n]}" for n in names if n not in changed) or "none") + "."]
+    return lines
