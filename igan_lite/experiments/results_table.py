@@ -37,10 +37,23 @@ def _number(value: str) -> float:
     return float(value) if value != "" else math.nan  # a score this evaluation did not compute (smoke: no FID)
 
 
+REQUIRED = ("variant", "row", "category", "seed", "preset", "steps", "n", "split", "fd_lite", "nearest_iou", "collapsed", "run")
+
+
 def read_csv(path: str | Path) -> tuple[list[dict], list[dict]]:
-    """(run records, reference rows) of a results csv written by `igan-lite reproduce`."""
+    """(run records, reference rows) of a results csv written by `igan-lite reproduce`; a ValueError naming the
+    file when it is not one (columns missing, no runs)."""
     with open(path, newline="") as f:
-        rows = [{k: (_number(v) if k in NUMERIC else v) for k, v in r.items()} for r in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"results csv {path} lacks the columns {missing}; expected one `igan-lite reproduce` wrote")
+        try:
+            rows = [{k: (_number(v) if k in NUMERIC else v) for k, v in r.items()} for r in reader]
+        except ValueError as e:
+            raise ValueError(f"results csv {path}: a number column holds something else ({e})") from None
+    if not any(r["run"] for r in rows):
+        raise ValueError(f"results csv {path} holds no runs; expected one `igan-lite reproduce` wrote")
     runs = [r for r in rows if r["run"]]
     return runs, [r for r in rows if not r["run"]]
 

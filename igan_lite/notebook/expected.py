@@ -89,7 +89,7 @@ def score_band(score: str, category: str = "chair", variant: str = "iggan", tol:
         path = p / "evaluation.json"
         scores = json.loads(path.read_text()) if path.exists() else {}
         found = scores.get("snapshots", {}).get(f"step_{snapshot:06d}") if snapshot is not None else scores.get(entry)
-        if found:  # the references are scored once per category; snapshots only with --snapshots
+        if found and score in found:  # references are scored once per category; FID only where the weights were
             values[run] = found[score]
     if not values:
         raise ValueError(f"no shipped {variant} run for {category} has {what} scores (evaluated at step {snapshot})"
