@@ -182,7 +182,7 @@ def parser() -> argparse.ArgumentParser:
                    help="bf16 autocast for the generator and proxy (default: the preset's amp, where the device has native bf16)")
     t.add_argument("--render-workers", type=int, default=None, help="render processes (default: the preset's; 0 = in this process)")
     t.add_argument("--no-run-ahead", action="store_true", help="draw each batch when it is needed instead of during the previous step")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--quiet", action="store_true", help="no progress bar and no warning lines (metrics.jsonl keeps them)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("sample", help="sample a trained generator: .ply meshes and renders")

@@ -65,6 +65,18 @@ def clean_output(out: dict) -> dict | None:
     return out
 
 
+def kernel_metadata(run) -> dict:
+    """The kernelspec and language_info JupyterLab writes when the notebook's kernel starts: the kernel's own
+    display name (papermill records a shorter one) and the executed notebook's language_info."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    meta = {"kernelspec": {"display_name": spec.display_name, "language": spec.language, "name": "python3"}}
+    if "language_info" in run.metadata:
+        meta["language_info"] = run.metadata["language_info"]
+    return meta
+
+
 def fixed_preset(nb) -> str | None:
     """The preset a notebook's parameters cell fixes whatever IGAN_PRESET says (notebook 08: smoke), else None."""
     for cell in nb.cells:
@@ -98,9 +110,7 @@ def store(executed: str | Path, source: str | Path, preset: str, parameters: dic
         for key in ("execution", "papermill"):
             mine.metadata.pop(key, None)
     nb.metadata.pop("widgets", None)
-    for key in ("kernelspec", "language_info"):  # what JupyterLab sets on opening: stored, opening changes nothing
-        if key in run.metadata:
-            nb.metadata[key] = run.metadata[key]
+    nb.metadata.update(kernel_metadata(run))  # what JupyterLab sets on opening: stored, opening changes nothing
     nb.metadata[KEY] = {"preset": fixed_preset(nb) or preset, "parameters": parameters or {}, "code_digest": code_digest(nb)}
     text = (nbformat.writes(nb) + "\n").encode()
     if len(text) > MAX_BYTES:

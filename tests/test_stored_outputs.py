@@ -127,12 +127,12 @@ def test_notebook06_shows_the_shipped_table_and_claims():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_interactive_view_stores_a_picture_beside_it(path):
-    nb = nbformat.read(path, 4)
-    for cell in nb.cells:
-        notes = [o for o in cell.get("outputs", []) if INTERACTIVE_NOTE in str(o.get("data", {}).get("text/plain", ""))]
-        if notes:
-            assert any("image/png" in o.get("data", {}) for o in cell.outputs), \
-                f"{path.name}: a widget or 3D view with no picture beside it: {cell.source[:80]!r}"
+    """A widget or 3D view (stored as a note) has a picture of its first view in its cell or the code cell before."""
+    code = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+    for before, cell in zip([None] + code, code):
+        if any(INTERACTIVE_NOTE in str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs):
+            pictures = [o for c in (before, cell) if c is not None for o in c.outputs if "image/png" in o.get("data", {})]
+            assert pictures, f"{path.name}: a widget or 3D view with no picture beside it: {cell.source[:80]!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -94,7 +94,8 @@ def train(method: str = "iggan", category: str = "chair", preset: str | Preset |
     """Train (or resume) one run into the run folder `out`; returns `out`.
     `data`: a dataset folder (`igan-lite dataset build`, own_data.py) to train on instead of ShapeNet-lite
     `category`; config.json records its path and manifest hash, and the run takes the dataset's name.
-    `callback(row, parts)`, if given, is called after every step (notebooks draw live plots with it).
+    `callback(row, parts)`, if given, is called after every step (notebooks draw live plots with it). `progress`:
+    a progress bar and each collapse warning as it fires (either way metrics.jsonl records the warnings).
     `device` "auto" picks cuda when present; `amp` (default: on cuda) autocasts G and R to bf16."""
     p = get_preset(preset)
     dev = distributed.resolve_device(device)
@@ -164,7 +165,7 @@ def _loop(t: Parts, folder: RunFolder, state: dict | None, progress: bool, callb
             folder.append_metrics(row)
         if callback is not None:
             callback(row, t)
-        for kind, message in row["warnings"].items() if rank.main else ():
+        for kind, message in row["warnings"].items() if progress else ():  # quiet: metrics.jsonl keeps them
             if kind not in warned or row["step"] % p.sample_every == 0:
                 tqdm.write(f"step {row['step']}: warning: {message}")
                 warned.add(kind)
