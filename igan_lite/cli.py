@@ -113,7 +113,7 @@ def _reproduce(args) -> None:
         raise ValueError("reproduce --retrain and --from-checkpoints exclude each other; pass one")
     found = reproduce(args.preset, args.categories, args.seeds, args.steps, args.runs, args.checkpoints,
                       use_shipped=not args.retrain, only_shipped=args.from_checkpoints, export=args.export,
-                      figures=args.figures, progress=not args.quiet)
+                      figures=args.figures, fid=False if args.no_fid else None, progress=not args.quiet)
     preset = found["runs"][0]["preset"]
     print(f"{len(found['runs'])} runs scored; results written to {args.figures}/results_{preset}.md and .csv")
     if found["missing"]:
@@ -219,6 +219,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--export", action="store_true", help="copy each trained run, slim, into --checkpoints (to ship)")
     r.add_argument("--runs", default="runs/reproduce", help="where trained runs go (resumed if interrupted)")
     r.add_argument("--figures", default="figures")
+    r.add_argument("--no-fid", action="store_true", help="compute no FID or KID: use them where a run's evaluation.json "
+                   "has them, and FD-lite and the 3D scores for the rest (an Inception pass is minutes per run on a CPU)")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(func=_reproduce)
 

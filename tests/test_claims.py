@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from igan_lite.experiments.claims import STATUS, claims_markdown, readme_block, status_markdown, update_readme
-from igan_lite.experiments.results_table import compare, write_csv
+from igan_lite.experiments.results_table import compare, markdown, read_csv, write_csv
+from igan_lite.presets import get_preset
 
 ROOT = Path(__file__).parent.parent
 
@@ -93,3 +94,24 @@ def test_readme_block_is_generated_from_the_shipped_results(monkeypatch):
         "README's claims block is stale: run `igan-lite claims --readme README.md`"
     assert readme_block("README.md", STATUS) == status_markdown("figures/results_lite.csv"), \
         "README's status sentence is stale: run `igan-lite claims --readme README.md`"
+
+
+def test_a_category_not_yet_scored_by_fid_is_left_undecided_on_fid(tmp_path):
+    rows = []
+    for s in range(3):
+        rows += [{**record("iggan", "chair", s, 4 + s, 0.35), "fid": 50.0 + s},
+                 {**record("vh", "chair", s, 20 + s, 0.2), "fid": 90.0 + s},
+                 {**record("iggan", "table", s, 5 + s, 0.35), "fid": 60.0 + s},
+                 {**record("vh", "table", s, 20 + s, 0.2), "fid": 99.0 if s == 0 else float("nan")}]
+    rows = [{**r, "kid": r["fid"] / 1000} for r in rows]
+    csv_path = tmp_path / "results.csv"
+    write_csv(rows, csv_path)
+    text = claims_markdown(csv_path)
+    assert "**FID ↓**: of 2 categories, IG-GAN wins on 1 (chair), ties on 0, loses on 0, is undecided (under two " \
+           "seeds a side) on 0, is not yet scored (a run lacks the score) on 1 (table)" in text
+    assert "**FD-lite ↓**: of 2 categories, IG-GAN wins on 2 (chair, table)" in text  # FD-lite decides table
+    assert "reproduced on 1 of 2 categories (chair); not yet scored on table." in text
+    assert "for 10 of them so far" in status_markdown(csv_path)
+    records, references = read_csv(csv_path)
+    table = markdown(records, references, [], get_preset("lite"), (0, 1, 2))
+    assert "99.0 [1 of 3 seeds scored]" in table and "10 of the 12 runs are scored by FID so far" in table

@@ -5,6 +5,7 @@ tests/test_claims.py checks that the block equals what this module derives from 
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -25,10 +26,13 @@ def scores(records: list[dict]) -> tuple[str, ...]:
 
 def outcome(found: dict[str, list[dict]], metric: str, noise: float = 0.0) -> str | None:
     """IG-GAN against the projection baselines of one category: "win" (best mean, seed range apart from every
-    baseline's), "loss" (a baseline's range wholly better), "tie" otherwise; None without IG-GAN or a baseline."""
+    baseline's), "loss" (a baseline's range wholly better), "tie" otherwise; "unscored" while a run lacks `metric`;
+    None without IG-GAN or a baseline."""
     results = list(against_baselines(found, metric, noise).values())
     if not results:
         return None
+    if "unscored" in results:
+        return "unscored"
     if "open" in results:
         return "open"
     return "loss" if "loss" in results else "win" if all(x == "win" for x in results) else "tie"
@@ -50,22 +54,27 @@ def against_the_paper(records: list[dict], metric: str = "fd_lite", noise: float
     held = [c for c, o in per.items() if all(x == "win" for x in o.values())]
     against = {c: [LABELS[k] for k, x in o.items() if x == "loss"] for c, o in per.items()}
     against = {c: names for c, names in against.items() if names}
-    open_ = [c for c, o in per.items() if "open" in o.values() and c not in against]
-    tied = [c for c in per if c not in held and c not in against and c not in open_]
+    unscored = [c for c, o in per.items() if "unscored" in o.values()]
+    against = {c: names for c, names in against.items() if c not in unscored}
+    open_ = [c for c, o in per.items() if "open" in o.values() and c not in against and c not in unscored]
+    tied = [c for c in per if c not in held and c not in against and c not in open_ and c not in unscored]
     parts = [f"reproduced on {len(held)} of {len(per)} categories" + (f" ({', '.join(held)})" if held else "")]
     parts += [f"contradicted on {c}, where {' and '.join(names)} {'is' if len(names) == 1 else 'are'} wholly better"
               for c, names in against.items()]
     parts += [f"a tie with at least one baseline on {', '.join(tied)}"] if tied else []
     parts += [f"undecided (under two seeds a side) on {', '.join(open_)}"] if open_ else []
+    parts += [f"not yet scored on {', '.join(unscored)}"] if unscored else []
     return (f"- **Against the paper** (IG-GAN's FID is below every projection baseline's on every category it reports), on "
             f"{METRICS[metric]}: " + "; ".join(parts) + ".")
 
 
-def _tally(outcomes: dict[str, str | None], words=("win", "tie", "loss", "open")) -> str:
+def _tally(outcomes: dict[str, str | None], words=("win", "tie", "loss", "open", "unscored")) -> str:
     scored = {c: o for c, o in outcomes.items() if o}
     parts = []
     for w in words:
         cats = [c for c, o in scored.items() if o == w]
+        if w == "unscored" and not cats:
+            continue
         parts.append(f"{_VERBS[w]} on {len(cats)}" + (f" ({', '.join(cats)})" if cats else ""))
     return f"of {len(scored)} categories, IG-GAN " + ", ".join(parts)
 
@@ -84,8 +93,9 @@ def disagreement(records: list[dict], noise: dict) -> list[str]:
     if headline(records) != "fid":
         return []
     fid, lite = outcomes(records, "fid", noise), outcomes(records, "fd_lite", noise)
-    differ = [f"{c} (FID: {_WORDS_BASELINE[fid[c]]}, FD-lite: {_WORDS_BASELINE[lite[c]]})" for c in fid if fid[c] != lite[c]]
-    return [f"- **FD-lite against FID**: the verdicts differ on {len(differ)} of {len(fid)} categories"
+    both = [c for c in fid if fid[c] != "unscored"]
+    differ = [f"{c} (FID: {_WORDS_BASELINE[fid[c]]}, FD-lite: {_WORDS_BASELINE[lite[c]]})" for c in both if fid[c] != lite[c]]
+    return [f"- **FD-lite against FID**: the verdicts differ on {len(differ)} of the {len(both)} categories FID scores"
             + (": " + "; ".join(differ) if differ else "") + "."]
 
 
@@ -100,7 +110,7 @@ def ablation(records: list[dict], key: str, noise: dict) -> str:
             found = by_variant(records, c)
             if "iggan" in found and key in found:
                 per[c] = compare(found["iggan"], found[key], m, noise.get(m, 0.0))
-        decided.update({f"{METRICS[m]} on {c}": o for c, o in per.items() if o != "open"})
+        decided.update({f"{METRICS[m]} on {c}": o for c, o in per.items() if o not in ("open", "unscored")})
         parts.append(f"{METRICS[m]} " + (", ".join(f"{c}: {_WORDS[o]}" for c, o in per.items()) or "no runs"))
     helped = [where for where, o in decided.items() if o == "loss"]
     hurt = [where for where, o in decided.items() if o == "win"]
@@ -111,9 +121,11 @@ def ablation(records: list[dict], key: str, noise: dict) -> str:
     return f"- **{LABELS[key]}** against the full recipe: " + "; ".join(parts) + "." + verdict
 
 
-_VERBS = {"win": "wins", "tie": "ties", "loss": "loses", "open": "is undecided (under two seeds a side)"}
+_VERBS = {"win": "wins", "tie": "ties", "loss": "loses", "open": "is undecided (under two seeds a side)",
+          "unscored": "is not yet scored (a run lacks the score)"}
 _WORDS_BASELINE = {"win": "IG-GAN wins", "tie": "a tie", "loss": "IG-GAN loses", "open": "undecided", None: "no comparison"}
-_WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie", "open": "undecided (under two seeds)"}
+_WORDS = {"win": "the full recipe better", "loss": "the ablation better", "tie": "tie", "open": "undecided (under two seeds)",
+          "unscored": "not yet scored"}
 
 
 def collapses(records: list[dict], references: list[dict]) -> str:
@@ -168,7 +180,9 @@ def status_markdown(csv_path: str | Path) -> str:
     have = {(r["variant"], r["category"], int(r["seed"])) for r in records}
     wanted = {(v.key, c, s) for v, c, s in FULL_GRID}
     lead = headline(records)
-    score = "Inception FID (and KID)" if lead == "fid" else "FD-lite (not Inception FID)"
+    with_fid = sum(math.isfinite(r.get("fid", math.nan)) for r in records)
+    score = ("Inception FID (and KID)" if with_fid == len(records) else
+             f"Inception FID (and KID) for {with_fid} of them so far, FD-lite for all" if lead == "fid" else "FD-lite (not Inception FID)")
     missing = len(wanted - have)
     text = (f"the comparison with the projection baselines and the ablations, {len(have & wanted)} of the grid's "
             f"{len(wanted)} runs (five categories, three seeds each; {int(records[0]['steps'])} steps), scored by {score} "

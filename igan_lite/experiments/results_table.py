@@ -1,8 +1,8 @@
 """The results table and the claims drawn from it: per-seed records (reproduce.py) -> mean ± std (min-max)
 per method and category, and sentences that state only what the records show.
 
-The headline image score is FID (docs/fid.md) wherever every record has it, else FD-lite (the smoke preset).
-A comparison is a win only when the seed ranges do not overlap, by more than the evaluation's own noise (the
+The headline image score is FID (docs/fid.md) wherever the records have it, else FD-lite (the smoke preset).
+A comparison on a score some of its runs lack is "unscored", never decided on the runs that have it. A comparison is a win only when the seed ranges do not overlap, by more than the evaluation's own noise (the
 winner's worst seed beats the loser's best by more than re-scoring one run with new samples can move it:
 `noise_margins`); otherwise it is a tie; with fewer than two seeds a side it stays open. Every run counts,
 collapsed ones included (diagnostics.collapsed marks them).
@@ -59,9 +59,17 @@ def read_csv(path: str | Path) -> tuple[list[dict], list[dict]]:
 
 
 def cell(rows: list[dict], metric: str) -> dict:
-    """Mean, std (ddof 1; 0 for one seed), min and max of `metric` over `rows`."""
+    """Mean, std (ddof 1; 0 for one seed), min and max of `metric` over the rows that have it, and their count."""
     v = np.array([r[metric] for r in rows], dtype=float)
-    return {"mean": v.mean(), "std": v.std(ddof=1) if len(v) > 1 else 0.0, "min": v.min(), "max": v.max()}
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return {"mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan, "count": 0}
+    return {"mean": v.mean(), "std": v.std(ddof=1) if len(v) > 1 else 0.0, "min": v.min(), "max": v.max(), "count": len(v)}
+
+
+def has(rows: list[dict], metric: str) -> bool:
+    """Whether every row has a value of `metric` (a run not yet scored by FID has none)."""
+    return all(math.isfinite(r.get(metric, math.nan)) for r in rows)
 
 
 def by_variant(records: list[dict], category: str) -> dict[str, list[dict]]:
@@ -76,14 +84,17 @@ MIN_SEEDS = 2  # a side with fewer seeds has no range: no win, loss or tie can b
 
 
 def headline(records: list[dict]) -> str:
-    """The image score claims lead with: "fid" when every record has one, else "fd_lite"."""
-    return "fid" if records and all(math.isfinite(r.get("fid", math.nan)) for r in records) else "fd_lite"
+    """The image score claims lead with: "fid" when the records have it (all of them, or the runs scored so far:
+    the rest are "unscored" in every comparison), else "fd_lite" (the smoke preset has no FID)."""
+    return "fid" if any(math.isfinite(r.get("fid", math.nan)) for r in records) else "fd_lite"
 
 
 def compare(a: list[dict], b: list[dict], metric: str, noise: float = 0.0) -> str:
     """"win" if every seed of `a` beats every seed of `b` on `metric` by more than `noise` (relative: the facing
     bounds differ by more than noise x the larger of them), "loss" the other way round, else "tie"; "open" while
-    either side has fewer than MIN_SEEDS seeds."""
+    either side has fewer than MIN_SEEDS seeds; "unscored" while a run of either side lacks `metric`."""
+    if not (has(a, metric) and has(b, metric)):
+        return "unscored"
     if min(len(a), len(b)) < MIN_SEEDS:
         return "open"
     ca, cb = cell(a, metric), cell(b, metric)
@@ -103,11 +114,16 @@ def noise_margins(path: str | Path) -> dict[str, float]:
 
 
 def failed_to_learn(records: list[dict], references: list[dict], metric: str | None = None) -> set[str]:
-    """The runs (their folders) scored worse on `metric` (default: the headline score) than unions of random
-    boxes of their category: no better than a shape prior with no training, whatever the collapse warnings said."""
+    """The runs (their folders) scored worse on `metric` (default: the headline score; FD-lite for a run or category
+    not yet scored by it) than unions of random boxes of their category: no better than a shape prior with no
+    training, whatever the collapse warnings said."""
     metric = metric or headline(records)
-    boxes = {r["category"]: r[metric] for r in references if r["variant"] == "random_boxes"}
-    return {r["run"] for r in records if r["category"] in boxes and r[metric] > boxes[r["category"]]}
+    boxes = {r["category"]: r for r in references if r["variant"] == "random_boxes"}
+
+    def worse(r: dict) -> bool:
+        m = metric if has([r, boxes[r["category"]]], metric) else "fd_lite"
+        return r[m] > boxes[r["category"]][m]
+    return {r["run"] for r in records if r["category"] in boxes and worse(r)}
 
 
 def markdown(records: list[dict], references: list[dict], missing: list[str], p, seeds) -> str:
@@ -121,6 +137,10 @@ def markdown(records: list[dict], references: list[dict], missing: list[str], p,
              "chosen on the validation split (evaluate.choose_threshold). Cells: mean ± std (min-max) over seeds; "
              "\"collapsed\": runs diagnostics.collapsed flags; \"failed\": runs with a worse "
              f"{score} than random boxes (failed_to_learn); both counted in the means. Written by `igan-lite reproduce`.", ""]
+    if score != METRICS["fd_lite"] and not has(records, "fid"):
+        lines += [f"{sum(has([r], 'fid') for r in records)} of the {len(records)} runs are scored by FID so far; a cell "
+                  "says how many of its seeds are, a comparison with an unscored run is left undecided (claims), and a run "
+                  "with no FID counts as failed by FD-lite.", ""]
     failed = failed_to_learn(records, references)
     shown = [m for m in METRICS if any(math.isfinite(r[m]) for r in records)]
     for category in dict.fromkeys(r["category"] for r in records):
@@ -137,13 +157,21 @@ def markdown(records: list[dict], references: list[dict], missing: list[str], p,
                              + " | ".join(cells) + " |")
         for r in references:
             if r["category"] == category:
-                lines.append(f"| {r['row']} (reference) | | | | " + " | ".join(f"{r[m]:.{DIGITS.get(m, 3)}f}" for m in shown) + " |")
+                lines.append(f"| {r['row']} (reference) | | | | " + " | ".join(_value(r[m], DIGITS.get(m, 3)) for m in shown) + " |")
         lines.append("")
     if missing:
         lines += [f"Missing from this table ({len(missing)} runs): " + ", ".join(missing), ""]
     return "\n".join(lines)
 
 
+def _value(v: float, digits: int) -> str:
+    return f"{v:.{digits}f}" if math.isfinite(v) else "not scored"
+
+
 def _format(c: dict, n: int, digits: int = 3) -> str:
+    """A cell; one over fewer than its row's n seeds says how many it holds."""
     f = lambda v: f"{v:.{digits}f}"  # noqa: E731
-    return f(c["mean"]) if n == 1 else f"{f(c['mean'])} ± {f(c['std'])} ({f(c['min'])}-{f(c['max'])})"
+    if c["count"] == 0:
+        return "not scored"
+    text = f(c["mean"]) if c["count"] == 1 else f"{f(c['mean'])} ± {f(c['std'])} ({f(c['min'])}-{f(c['max'])})"
+    return text if c["count"] == n else f"{text} [{c['count']} of {n} seeds scored]"
