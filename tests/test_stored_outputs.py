@@ -91,7 +91,7 @@ def test_store_refuses_a_notebook_over_the_size_limit(tmp_path):
     assert nbformat.read(tmp_path / "nb.ipynb", 4).cells[0].outputs == []
 
 
-BAND = re.compile(r"^ *(\w+) ([\w-]+): (\w+)(?:, (?:step (\d+)|steps (\d+)-(\d+)|all steps)| \(([a-z ]+)\)): .*$", re.M)
+BAND = re.compile(r"^ *(\w+) ([\w-]+): (\w+)(?:, (?:step (\d+)|steps (\d+)-(\d+)|all steps)| \(([a-z ]+)(?:; \d+ of \d+ runs scored so far)?\)): .*$", re.M)
 
 
 def _stored_text(nb) -> str:

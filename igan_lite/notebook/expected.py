@@ -82,7 +82,8 @@ def score_band(score: str, category: str = "chair", variant: str = "iggan", tol:
                root: str | Path = SHIPPED, entry: str = "generator", snapshot: int | None = None) -> Band:
     """A score of evaluation.json (fd_lite, nearest_iou, cov, mmd, 1nna, occupancy) over the shipped runs;
     `entry` "generator" is the trained one, "untrained_generator", "random_boxes" and "real_vs_real" the references;
-    `snapshot` (a step, e.g. 100) the generator at that step, in the runs evaluated with --snapshots."""
+    `snapshot` (a step, e.g. 100) the generator at that step, in the runs evaluated with --snapshots. A band over
+    fewer runs than ship says so (FID: the runs scored so far); a ValueError when none has the score."""
     what = f"step {snapshot}" if snapshot is not None else entry.replace("_", " ")
     values = {}
     for run, p in shipped_runs(category, variant, root).items():
@@ -91,10 +92,12 @@ def score_band(score: str, category: str = "chair", variant: str = "iggan", tol:
         found = scores.get("snapshots", {}).get(f"step_{snapshot:06d}") if snapshot is not None else scores.get(entry)
         if found and score in found:  # references are scored once per category; FID only where the weights were
             values[run] = found[score]
+    runs = len(shipped_runs(category, variant, root))
     if not values:
-        raise ValueError(f"no shipped {variant} run for {category} has {what} scores (evaluated at step {snapshot})"
-                         if snapshot is not None else f"no shipped {variant} run for {category} has {what} scores")
-    return Band(f"{category} {variant}: {score} ({what})", values, tol)
+        raise ValueError(f"no shipped {variant} run for {category} has {score} scores ({what}) yet; `igan-lite "
+                         "reproduce --preset lite --from-checkpoints` scores them")
+    scored = f"; {len(values)} of {runs} runs scored so far" if len(values) < runs else ""
+    return Band(f"{category} {variant}: {score} ({what}{scored})", values, tol)
 
 
 def last_window(rows: list[dict], size: int = 50) -> tuple[int, int]:
