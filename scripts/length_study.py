@@ -1,12 +1,13 @@
 """The training-length study (docs/experiments.md, "Training length"; igan_lite/experiments/length_study.py).
 
+    python scripts/length_study.py train RUNS/lite chair/iggan-seed0 --length 2000  # train (or resume) runs
     python scripts/length_study.py pilot RUNS/lite/chair/iggan-seed0     # validation curve, and L by the rule
     python scripts/length_study.py score RUNS/lite --length L            # test scores of every run's snapshots
     python scripts/length_study.py table RUNS/lite --length L            # csv, curves, claims at 500 and L
-    python scripts/length_study.py ship RUNS/lite --length L             # slim copies into checkpoints/lite-study
 
-Runs are trained by `igan-lite train` (one per variant, --steps L --set sample_every=250, the variant's overrides);
-scores are cached in each run's scores/ folder, so every command can be stopped and run again.
+`train` runs `igan_lite.training.train` with the lite recipe, the variant's overrides (experiments/grid.py),
+`steps` L and a generator snapshot every 250 steps, resuming a run whose checkpoint exists. Scores are cached in
+each run's scores/ folder, so every command can be stopped and run again.
 """
 from __future__ import annotations
 
@@ -18,7 +19,36 @@ import torch
 
 from igan_lite.evaluation.evaluate import feature_net, load_fid_net
 from igan_lite.experiments import length_study as study
+from igan_lite.experiments.claims import noise_file
+from igan_lite.experiments.grid import VARIANTS
+from igan_lite.experiments.results_table import noise_margins, write_csv
 from igan_lite.presets import get_preset
+from igan_lite.training.train import train as train_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(root: Path, specs: list[str], length: int) -> None:
+    keys = {v.key: v for v in VARIANTS}
+    for spec in specs:
+        category, _, name = spec.partition("/")
+        key, _, seed = name.rpartition("-seed")
+        if key not in keys or not seed.isdigit():
+            raise SystemExit(f"run {spec!r}: expected CATEGORY/VARIANT-seedS with VARIANT one of {sorted(keys)}")
+        v, out = keys[key], root / category / name
+        p = get_preset("lite", steps=length, sample_every=study.SNAPSHOT_EVERY, **v.overrides)
+        train_run(v.method, category, p, out, int(seed), resume=(out / "checkpoint.pt").is_file())
+
+
+def table(root: Path, length: int) -> None:
+    records = study.rows(root, length)
+    if not records:
+        raise SystemExit(f"no scored snapshot under {root}: run `score` first")
+    out = ROOT / "figures"
+    write_csv(records, out / "length_study_lite.csv")
+    for category in sorted({r["category"] for r in records}):
+        print("written", study.curves_figure(records, category, out / f"length_study_{category}.png"))
+    print("\n".join(study.claims(records, length, noise_margins(noise_file(out / "results_lite.csv", "lite")))))
 
 
 def pilot(run: Path) -> None:
@@ -44,17 +74,19 @@ def score(root: Path, length: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    a.add_argument("command", choices=("pilot", "score"))
-    a.add_argument("path", type=Path, help="the pilot's run folder (pilot), or the study's runs root (score)")
-    a.add_argument("--length", type=int, default=None, help="L, as `pilot` chose it")
+    a.add_argument("command", choices=("train", "pilot", "score", "table"))
+    a.add_argument("path", type=Path, help="the pilot's run folder (pilot), or the study's runs root")
+    a.add_argument("runs", nargs="*", help="train: CATEGORY/VARIANT-seedS, e.g. chair/iggan-nodom-seed1")
+    a.add_argument("--length", type=int, default=None, help="L, as `pilot` chose it (train: the steps to train to)")
     args = a.parse_args(argv)
     torch.set_num_threads(1)
     if args.command == "pilot":
         pilot(args.path)
-    else:
-        if args.length is None:
-            a.error("score needs --length (from `pilot`)")
-        score(args.path, args.length)
+        return 0
+    if args.length is None:
+        a.error(f"{args.command} needs --length (from `pilot`; the pilot itself trains to 2000)")
+    {"train": lambda: train(args.path, args.runs, args.length), "score": lambda: score(args.path, args.length),
+     "table": lambda: table(args.path, args.length)}[args.command]()
     return 0
 
 

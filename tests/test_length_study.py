@@ -1,0 +1,39 @@
+"""The training-length study's rule for L (docs/experiments.md, "Training length") and its 500-step-against-L
+claims, on made-up curves and records: nothing is trained here."""
+import pytest
+
+from igan_lite.experiments.length_study import choose_length, claims, smoothed
+
+
+def curve(values: dict[int, float]) -> dict[int, float]:
+    return {s: float(v) for s, v in values.items()}
+
+
+def test_smoothing_takes_the_median_of_three_snapshots():
+    c = curve({750: 100, 1000: 10, 1250: 90})
+    assert smoothed(c, 1000) == 90  # one noisy snapshot does not decide
+    with pytest.raises(ValueError, match="no value at step 1500"):
+        smoothed(c, 1500)
+
+
+def test_length_is_the_first_doubling_that_gains_under_five_percent():
+    flat_after_1000 = curve({s: 100 if s < 1000 else 80 for s in range(500, 2001, 250)})
+    assert choose_length(flat_after_1000) == 1000
+    improving = curve({s: 1e5 / s for s in range(500, 4001, 250)})  # halves with every doubling
+    assert choose_length(improving) == 4000
+    assert choose_length(curve({s: 1e5 / s for s in range(500, 1751, 250)})) is None  # 2000 not reached: undecided
+
+
+def record(variant, seed, steps, fid):
+    return {"variant": variant, "category": "chair", "seed": seed, "steps": steps, "fid": fid, "nearest_iou": 0.3,
+            "run": f"r/{variant}-{seed}@{steps}"}
+
+
+def test_claims_name_the_verdicts_that_change_with_training_length():
+    rows = []
+    for s in range(3):
+        rows += [record("iggan", s, 500, 100 + s), record("vh", s, 500, 101 + s),  # overlapping at 500: a tie
+                 record("iggan", s, 1000, 50 + s), record("vh", s, 1000, 90 + s)]  # apart at L: a win
+    changed, unchanged = claims(rows, 1000, {})
+    assert "(1 of 2)" in changed and "chair: IG-GAN against the baselines, fid: tie → win" in changed
+    assert "chair: IG-GAN against the baselines, nearest_iou: tie" in unchanged
