@@ -115,3 +115,20 @@ def test_a_category_not_yet_scored_by_fid_is_left_undecided_on_fid(tmp_path):
     records, references = read_csv(csv_path)
     table = markdown(records, references, [], get_preset("lite"), (0, 1, 2))
     assert "99.0 [1 of 3 seeds scored]" in table and "10 of the 12 runs are scored by FID so far" in table
+
+
+def test_the_shipped_csv_holds_what_each_shipped_run_evaluation_says(monkeypatch):
+    """figures/results_lite.csv is `igan-lite reproduce --from-checkpoints`'s reading of the shipped evaluation.json
+    files: a run re-scored since (FID added, a new surface level) makes it stale."""
+    import json
+    import math
+
+    monkeypatch.chdir(ROOT)
+    records, _ = read_csv("figures/results_lite.csv")
+    for r in records:
+        scores = json.loads((Path(r["run"]) / "evaluation.json").read_text())["generator"]
+        for metric in ("fid", "kid", "fd_lite", "nearest_iou"):
+            if metric in scores or math.isfinite(r.get(metric, math.nan)):
+                assert r.get(metric) == pytest.approx(scores.get(metric, math.nan)), \
+                    f"{r['run']}: {metric} is {r.get(metric)} in the csv, {scores.get(metric)} in evaluation.json: " \
+                    "run `igan-lite reproduce --preset lite --from-checkpoints --no-fid` and `igan-lite claims --readme README.md`"
