@@ -147,7 +147,7 @@ def noise_file(csv_path: str | Path, preset: str) -> Path:
 
 def rule(noise: dict, metrics) -> str:
     """The win rule in words, with the noise margins in force."""
-    margins = ", ".join(f"{METRICS[m].split(' ')[0]} {noise[m]:.0%}" for m in metrics if noise.get(m))
+    margins = ", ".join(f"{METRICS[m].rstrip(' ↑↓')} {noise[m]:.1%}" for m in metrics if noise.get(m))
     if not margins:
         return "A win needs seed ranges that do not overlap; overlapping ranges are a tie; under two seeds a side nothing is decided."
     return (f"A win needs seed ranges apart by more than re-scoring one run with new samples moves it ({margins} of "
