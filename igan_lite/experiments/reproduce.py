@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,13 +101,19 @@ def eval_size(p: Preset) -> int:
     return min(500, p.n_shapes // 3)
 
 
-def run_record(v: Variant, category: str, seed: int, run: Path, result: dict) -> dict:
-    """One csv row: a run's test scores, its evaluation threshold, and whether it collapsed (diagnostics.collapsed)."""
+def relative(run: Path, root: Path) -> str:
+    """RUN's path from ROOT (the folder that holds figures/): the same csv and titles whatever the working folder."""
+    return Path(os.path.relpath(Path(run).resolve(), Path(root).resolve())).as_posix()
+
+
+def run_record(v: Variant, category: str, seed: int, run: Path, result: dict, root: Path = Path(".")) -> dict:
+    """One csv row: a run's test scores, its evaluation threshold, and whether it collapsed (diagnostics.collapsed);
+    `run` is written as its path from ROOT (`relative`)."""
     label = result["label"]
     return {"variant": v.key, "row": v.label, "category": category, "seed": seed, "preset": label["preset"],
             "steps": read_config(run)["preset"]["steps"], "n": label["n"], "split": label["split"],
             "threshold": label["threshold"], **{m: result["generator"].get(m, math.nan) for m in METRICS},
-            "collapsed": " ".join(collapsed(read_metrics(run))), "f_schedule": schedule(run), "run": str(run)}
+            "collapsed": " ".join(collapsed(read_metrics(run))), "f_schedule": schedule(run), "run": relative(run, root)}
 
 
 def reference_records(category: str, seed: int, result: dict) -> list[dict]:
@@ -142,7 +149,7 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
         result = evaluation(run, eval_size(p), references=first_reference, fid=wants_fid(p) if fid is None else fid)
         if first_reference:
             references += reference_records(category, seed, result)
-        records.append(run_record(v, category, seed, run, result))
+        records.append(run_record(v, category, seed, run, result, figures.parent))
         firsts.setdefault(category, {}).setdefault(v.label, run)
         if export and not run.is_relative_to(checkpoints):
             export_run(run, checkpoints / p.name / category / run_name(v, seed), proxy=seed == 0, half=True)
@@ -150,7 +157,7 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
         raise FileNotFoundError(f"no run of the grid is in {checkpoints / p.name}; drop --from-checkpoints to train them "
                                 f"(igan-lite reproduce --preset {p.name})")
     for category, found in firsts.items():
-        sample_figure(found, figures / f"results_{p.name}_{category}.png", p)
+        sample_figure(found, figures / f"results_{p.name}_{category}.png", p, figures.parent)
     if iggan := {c: found[VARIANTS[0].label] for c, found in firsts.items() if VARIANTS[0].label in found}:
         figure1(iggan, figures / f"fig1_{p.name}.png")
     write_csv(records + references, figures / f"results_{p.name}.csv")
@@ -160,8 +167,9 @@ def reproduce(preset: str | Preset | None = None, categories=tuple(sorted(CATEGO
     return {"runs": records, "references": references, "missing": missing}
 
 
-def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
-    """One row per variant: its last sample grid's real-renderer rows (8 fixed-z samples, 3 views)."""
+def sample_figure(runs: dict[str, Path], path: Path, p: Preset, root: Path = Path(".")) -> None:
+    """One row per variant: its last sample grid's real-renderer rows (8 fixed-z samples, 3 views), titled with the
+    run's path from ROOT."""
     from matplotlib.figure import Figure  # no pyplot: the process's backend (a notebook's) stays as it is
     from PIL import Image
 
@@ -170,7 +178,7 @@ def sample_figure(runs: dict[str, Path], path: Path, p: Preset) -> None:
     for ax, (label, run) in zip(axes[:, 0], runs.items()):
         image = np.asarray(Image.open(last_samples(run)))
         ax.imshow(image[:3 * (p.image_size + 1)], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"{label} ({run})", fontsize=9)
+        ax.set_title(f"{label} ({relative(run, root)})", fontsize=9)
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -181,10 +189,11 @@ def scores_figure(records: list[dict], references: list[dict], path: Path) -> No
     grey crosses: where the two scores rank runs differently (docs/experiments.md, "Two scores"). Runs not yet
     scored by FID are left out."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     records = [r for r in records if math.isfinite(r["fid"])]
     categories = sorted({r["category"] for r in records})
-    fig = Figure(figsize=(3.3 * len(categories), 3.4))
+    fig = Figure(figsize=(3.3 * len(categories), 4.2))
     axes = fig.subplots(1, len(categories), squeeze=False)[0]
     markers = dict(zip([v.key for v in VARIANTS], "osD^vP"))
     for ax, category in zip(axes, categories):
@@ -195,8 +204,10 @@ def scores_figure(records: list[dict], references: list[dict], path: Path) -> No
         refs = [r for r in references if r["category"] == category and math.isfinite(r["fid"])]
         ax.scatter([r["fid"] for r in refs], [r["fd_lite"] for r in refs], marker="x", color="grey", label="references")
         ax.set(xscale="log", yscale="log", xlabel="FID (Inception) ↓", title=category)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: the minor labels overlap
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("FD-lite (FeatureNet) ↓")
-    axes[-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=100)
