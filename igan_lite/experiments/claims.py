@@ -162,7 +162,9 @@ def claims_markdown(csv_path: str | Path) -> str:
     p = records[0]
     noise = noise_margins(noise_file(csv_path, p["preset"]))
     lead = headline(records)
-    lines = [f"{START} (written by `igan-lite claims` from `{Path(csv_path).as_posix()}`; do not edit) -->",
+    csv_path = Path(csv_path)  # named as the repository holds it (figures/...), whichever folder it is read from
+    shown = f"figures/{csv_path.name}" if csv_path.parent.name == "figures" else csv_path.as_posix()
+    lines = [f"{START} (written by `igan-lite claims` from `{shown}`; do not edit) -->",
              f"Preset `{p['preset']}`, {int(p['steps'])} steps, scored on the test split (n = {int(p['n'])}); "
              f"{len(have & wanted)} of the full grid's {len(wanted)} runs are in the table. {rule(noise, scores(records))}", "",
              *comparison(records, noise), against_the_paper(records, lead, noise.get(lead, 0.0)),
