@@ -32,7 +32,7 @@ def test_missing_runs_and_steps_are_named(tmp_path):
         shipped_runs("lamp", "vh", root=tmp_path)  # an empty checkpoints folder
     with pytest.raises(ValueError, match="no rows with 'proxy_error' in steps \\(600, 700\\)"):
         window_mean([{"step": 1, "proxy_error": 0.1}], "proxy_error", (600, 700))
-    with pytest.raises(ValueError, match="evaluated at step 7"):
+    with pytest.raises(ValueError, match=r"has fd_lite scores \(step 7\) yet"):
         score_band("fd_lite", snapshot=7)
 
 
@@ -43,3 +43,17 @@ def test_last_window_and_check():
     check(False, "printed only", strict=False)
     with pytest.raises(AssertionError, match="expected: broken"):
         check(False, "broken")
+
+
+def test_snapshot_scores_survive_a_rescore_only_at_the_same_surface_level(tmp_path):
+    """Scoring a run again (e.g. for FID) without --snapshots keeps the earlier snapshot scores when they were
+    measured as the new ones are (their generators may not ship); a new surface level drops them."""
+    from igan_lite.evaluation.evaluate import kept_snapshots
+
+    old = tmp_path / "evaluation.json"
+    label = {"threshold": 0.7, "n": 500, "seed": 0, "split": "test"}
+    old.write_text(json.dumps({"label": label, "snapshots": {"step_000100": {"fd_lite": 9.0}}}))
+    new = dict(label)
+    assert kept_snapshots(old, new) == {"snapshots": {"step_000100": {"fd_lite": 9.0}}} and "kept" in new["snapshots_note"]
+    assert kept_snapshots(old, {**label, "threshold": 0.5}) == {}
+    assert kept_snapshots(tmp_path / "absent.json", dict(label)) == {}

@@ -223,9 +223,12 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
     result = {"label": {**label(p, n, seed, net_fid, why), "category": config["category"], "data": sets["data"],
                         "split": sets.get("split"), **tuned, **({"note": sets["note"]} if sets["note"] else {})},
               "generator": rendered_score(generate(G, n, seed), threshold=t)}
+    out = RunFolder(run).evaluation_file if split == "test" else run / f"evaluation-{split}.json"
     if snapshots:
         result["snapshots"] = {f.stem: rendered_score(generate(load_generator(run, f)[0], n, seed), threshold=t)
                                for f in RunFolder(run).snapshots()}
+    else:
+        result.update(kept_snapshots(out, result["label"]))
     if baselines:
         torch.manual_seed(config["seed"])
         untrained = get_method(config["method"]).build_nets(p).G.eval()
@@ -233,10 +236,25 @@ def evaluate_run(run: str | Path, n: int = 500, seed: int = 0, baselines: bool =
         result["random_boxes"] = rendered_score(primitive_grids(p.voxel_res, n, np.random.default_rng(seed)))
         if floor is not None:
             result["real_vs_real"] = rendered_score(floor, seed + 2)
-    out = RunFolder(run).evaluation_file if split == "test" else run / f"evaluation-{split}.json"
     check_no_links(run, [out.name])
     files.write_text_atomic(out, json.dumps(result, indent=2))
     return result
+
+
+def kept_snapshots(path: Path, label: dict) -> dict:
+    """The snapshot scores of the evaluation at PATH, to keep when a run is scored again without --snapshots (their
+    generators may not ship): only if they were measured at the same surface level, n, seed and split; FD-lite and
+    the 3D metrics then still hold, and the label says so. {} otherwise."""
+    try:
+        old = json.loads(path.read_text())
+        same = all(old["label"].get(k) == label.get(k) for k in ("threshold", "n", "seed", "split"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not same or "snapshots" not in old:
+        return {}
+    label["snapshots_note"] = (old["label"].get("snapshots_note", "snapshots: earlier generators of the run")
+                               + "; kept from an earlier evaluation at the same surface level (no FID unless it had one)")
+    return {"snapshots": old["snapshots"]}
 
 
 def label(p: Preset, n: int, seed: int, net_fid: FIDInceptionV3 | None, why: str = "") -> dict:
