@@ -21,27 +21,6 @@ from igan_lite.training.train import train
 P = get_preset("smoke", steps=2, pretrain=False)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One 2-step smoke run (and its dataset under ./data), trained once for the module."""
-    root = tmp_path_factory.mktemp("runs")
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        train("iggan", "chair", P, root / "run", progress=False)
-    finally:
-        os.chdir(cwd)
-    return root / "run"
-
-
-@pytest.fixture
-def run(trained, tmp_path, monkeypatch):
-    """A private copy of the trained run, with the dataset where the run looks for it."""
-    monkeypatch.chdir(tmp_path)
-    os.symlink(trained.parent / "data", tmp_path / "data")
-    return shutil.copytree(trained, tmp_path / "run")
-
-
 def _cli(args, capsys):
     code = main([str(a) for a in args])
     return code, capsys.readouterr().err

@@ -19,32 +19,10 @@ from igan_lite.data.own_data import build_image_dataset, build_mesh_dataset
 from igan_lite.data.shapes import load_mesh
 from igan_lite.evaluation.metrics import FeatureNet, fd_lite, iou_matrix, kid, shape_metrics
 from igan_lite.infra import files
-from igan_lite.presets import get_preset
 from igan_lite.render.backend import open3d
 from igan_lite.render.renderer import render_meshes
-from igan_lite.training.train import train
 
-P = get_preset("smoke", steps=2, pretrain=False)
 TRAIN = ["train", "--preset", "smoke", "--steps", "2", "--set", "pretrain=false", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
-        train("iggan", "chair", P, root / "run", progress=False)
-    finally:
-        os.chdir(cwd)
-    return root / "run"
-
-
-@pytest.fixture
-def run(trained, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    os.symlink(trained.parent / "data", tmp_path / "data")
-    return shutil.copytree(trained, tmp_path / "run")
 
 
 def cli(args, capsys):
