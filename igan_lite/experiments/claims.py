@@ -5,12 +5,11 @@ tests/test_claims.py checks that the block equals what this module derives from 
 """
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 from igan_lite.experiments.grid import ABLATION_CATEGORIES, FULL_GRID, METRICS, VARIANTS
-from igan_lite.experiments.results_table import (BASELINES, by_variant, compare, failed_to_learn, headline,
+from igan_lite.experiments.results_table import (BASELINES, by_variant, compare, failed_to_learn, has, headline,
                                                  noise_margins, read_csv)
 
 START, END = "<!-- CLAIMS:START", "<!-- CLAIMS:END -->"
@@ -51,13 +50,13 @@ def against_the_paper(records: list[dict], metric: str = "fd_lite", noise: float
     categories = sorted({r["category"] for r in records})
     per = {c: against_baselines(by_variant(records, c), metric, noise) for c in categories}
     per = {c: o for c, o in per.items() if o}
-    held = [c for c, o in per.items() if all(x == "win" for x in o.values())]
-    against = {c: [LABELS[k] for k, x in o.items() if x == "loss"] for c, o in per.items()}
-    against = {c: names for c, names in against.items() if names}
     unscored = [c for c, o in per.items() if "unscored" in o.values()]
-    against = {c: names for c, names in against.items() if c not in unscored}
-    open_ = [c for c, o in per.items() if "open" in o.values() and c not in against and c not in unscored]
-    tied = [c for c in per if c not in held and c not in against and c not in open_ and c not in unscored]
+    decided = {c: o for c, o in per.items() if c not in unscored}
+    held = [c for c, o in decided.items() if all(x == "win" for x in o.values())]
+    against = {c: [LABELS[k] for k, x in o.items() if x == "loss"] for c, o in decided.items()}
+    against = {c: names for c, names in against.items() if names}
+    open_ = [c for c, o in decided.items() if "open" in o.values() and c not in against]
+    tied = [c for c in decided if c not in held and c not in against and c not in open_]
     parts = [f"reproduced on {len(held)} of {len(per)} categories" + (f" ({', '.join(held)})" if held else "")]
     parts += [f"contradicted on {c}, where {' and '.join(names)} {'is' if len(names) == 1 else 'are'} wholly better"
               for c, names in against.items()]
@@ -182,7 +181,7 @@ def status_markdown(csv_path: str | Path) -> str:
     have = {(r["variant"], r["category"], int(r["seed"])) for r in records}
     wanted = {(v.key, c, s) for v, c, s in FULL_GRID}
     lead = headline(records)
-    with_fid = sum(math.isfinite(r.get("fid", math.nan)) for r in records)
+    with_fid = sum(has([r], "fid") for r in records)
     score = ("Inception FID (and KID)" if with_fid == len(records) else
              f"Inception FID (and KID) for {with_fid} of them so far, FD-lite for all" if lead == "fid" else "FD-lite (not Inception FID)")
     missing = len(wanted - have)
