@@ -12,6 +12,7 @@ each run's scores/ folder, so every command can be stopped and run again.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from igan_lite.experiments import length_study as study
 from igan_lite.experiments.claims import noise_file
 from igan_lite.experiments.grid import VARIANTS
 from igan_lite.experiments.results_table import noise_margins, write_csv
+from igan_lite.infra.files import write_text_atomic
 from igan_lite.presets import get_preset
 from igan_lite.training.train import train as train_run
 
@@ -60,6 +62,13 @@ def pilot(run: Path) -> None:
         print(f"step {step}: validation FID {curve[step]:.2f}", flush=True)
     length = study.choose_length(curve)
     print(f"L = {length}" if length else f"L undecided: train the pilot on (the curve reaches step {max(curve)})")
+    record = {"run": f"{run.parent.name}/{run.name}", "preset": "lite", "split": "validation", "n": study.N,
+              "score": "Inception FID (evaluation/inception.py)", "curve": curve,
+              "smoothed": {s: study.smoothed(curve, s) for s in curve},
+              "rule": f"L = smallest s of {list(study.CANDIDATES)} with smoothed FID(2s) > {1 - study.GAIN:g} x "
+                      f"smoothed FID(s), else {study.CAP}", "L": length}
+    write_text_atomic(out := ROOT / "figures" / "length_pilot_lite.json", json.dumps(record, indent=2))
+    print("written", out)
 
 
 def score(root: Path, length: int) -> None:

@@ -74,11 +74,28 @@ def test_every_rank_keeps_the_same_nets_and_its_own_batches(tmp_path):
     assert done.stdout.count("synced") == 2
 
 
+GLOO_DROPPED = "gloo/transport/tcp"  # gloo's loopback TCP link failed, not igan-lite (seen once in CI on a loaded 2-core box)
+
+
+def _torchrun_sequence(folder, cli):
+    """Train `straight` to 6 steps, and `split` to 4 then resumed to 6; the first failure's stderr, or None."""
+    folder.mkdir()
+    for args in (["straight", "--steps", "6"], ["split", "--steps", "4"], ["split", "--steps", "6", "--resume"]):
+        done = subprocess.run(cli + args, **_env(folder))
+        if done.returncode != 0:
+            return done.stderr
+    return None
+
+
 def test_torchrun_training_writes_once_and_resumes_exactly(tmp_path):
     cli = TORCHRUN + ["-m", "igan_lite.cli", "train", "--preset", "smoke", "--quiet", "--out"]
-    for args in (["straight", "--steps", "6"], ["split", "--steps", "4"], ["split", "--steps", "6", "--resume"]):
-        done = subprocess.run(cli + args, **_env(tmp_path))
-        assert done.returncode == 0, done.stderr[-3000:]
+    base = tmp_path
+    tmp_path = base / "first"
+    failed = _torchrun_sequence(tmp_path, cli)
+    if failed is not None and GLOO_DROPPED in failed:  # once more, from scratch; any other failure counts at once
+        tmp_path = base / "again"
+        failed = _torchrun_sequence(tmp_path, cli)
+    assert failed is None, failed[-3000:]
     for run in ("straight", "split"):
         assert json.loads((tmp_path / run / "config.json").read_text())["world_size"] == 2
         assert checkpoint.load(tmp_path / run / "rng-rank1.pt")["step"] == 6
