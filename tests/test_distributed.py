@@ -52,7 +52,7 @@ GLOO_DROPPED = "gloo/transport/tcp/pair.cc"
 
 def _twice_if_gloo_dropped(attempt, tmp_path):
     """(folder, attempt(folder)): `attempt` returns a failure's stderr or None; it is run once more, in a fresh
-    folder, only when gloo's loopback TCP link dropped mid-collective ("Connection closed by peer"; seen in 2 of 9
+    folder, only when gloo's loopback TCP link dropped mid-collective ("Connection closed by peer"; seen in 2 of 14
     runs of these two tests here on a loaded 2-core machine and once in CI, in none of 34 runs of the same torchrun
     commands outside pytest; cause not found). Any other failure counts at once."""
     folder = tmp_path / "first"
