@@ -102,3 +102,26 @@ def test_a_renderer_change_invalidates_the_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(data, "RENDERER_VERSION", data.RENDERER_VERSION + 1)
     build_dataset("chair", TINY, out, progress=False)
     assert "different settings" in capsys.readouterr().out
+
+
+def _check_many_times(out, n):
+    from igan_lite.data.datasets import _check_writable
+    for _ in range(n):
+        _check_writable(out)
+
+
+def test_two_builders_of_one_folder_never_refuse_each_other(tmp_path):
+    """torchrun's ranks build the default dataset at once: each one's check of the folder must count the other's
+    transient files as the package's own (CI once saw rank 1 refuse rank 0's writability probe, `tmp0t3w10io`,
+    as a foreign file; rank 0 then reported only gloo's "Connection closed by peer")."""
+    import multiprocessing
+    out = tmp_path / "d"
+    out.mkdir()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_check_many_times, args=(out, 3000)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert sorted(q.name for q in out.iterdir()) == []  # each probe removed itself

@@ -94,8 +94,8 @@ def _check_writable(out: Path) -> None:
                               "choose a new or empty folder (--out)")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out):
-            pass
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".probe-", suffix=".tmp"):  # *.tmp: own, also to
+            pass  # a second builder (a torchrun rank) checking the folder at this moment
     except OSError as e:
         raise PermissionError(f"output directory {out} cannot be written: {e.strerror or e}") from e
 

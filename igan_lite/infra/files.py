@@ -5,6 +5,7 @@ tensors-only torch loading with the zip CRCs checked. The bottom floor: it impor
 from __future__ import annotations
 
 import errno
+import fnmatch
 import json
 import os
 import pickle
@@ -76,8 +77,8 @@ def foreign_files(folder: Path, own) -> list[str]:
     """The entries of `folder` that are not among `own` (names, or glob patterns) and not its lock file."""
     if not folder.is_dir():
         return []
-    mine = {p.name for pattern in own for p in folder.glob(pattern)} | {".lock"}
-    return sorted(p.name for p in folder.iterdir() if p.name not in mine)
+    patterns = (*own, ".lock")  # one listing, matched by name: a file another writer adds meanwhile is judged too
+    return sorted(p.name for p in folder.iterdir() if not any(fnmatch.fnmatchcase(p.name, q) for q in patterns))
 
 
 def save_atomic(obj, path: str | Path) -> None:
