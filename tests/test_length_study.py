@@ -37,3 +37,18 @@ def test_claims_name_the_verdicts_that_change_with_training_length():
     changed, unchanged = claims(rows, 1000, {})
     assert "(1 of 2)" in changed and "chair: IG-GAN against the baselines, fid: tie → win" in changed
     assert "chair: IG-GAN against the baselines, nearest_iou: tie" in unchanged
+
+
+def test_the_shipped_pilot_chose_its_length_by_the_rule():
+    """figures/length_pilot_lite.json (scripts/length_study.py pilot) holds the L the rule gives for its own curve,
+    docs/experiments.md states that L, and notebook 03 quotes its curve."""
+    import json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    pilot = json.loads((root / "figures" / "length_pilot_lite.json").read_text())
+    curve = {int(s): v for s, v in pilot["curve"].items()}
+    assert pilot["L"] == choose_length(curve)
+    assert {int(s): v for s, v in pilot["smoothed"].items()} == {s: smoothed(curve, s) for s in curve}
+    assert f"L = {pilot['L']:,}" in (root / "docs" / "experiments.md").read_text()
+    told = (root / "notebooks" / "03_train_iggan.ipynb").read_text()  # "how long" in notebook 03 quotes the curve
+    assert all(f"{curve[s]:.1f} at {s:,}" in told for s in (2000, 4000)) and f"{curve[500]:.1f} at 500" in told
