@@ -3,7 +3,8 @@
     python scripts/length_study.py train RUNS/lite chair/iggan-seed0 --length 2000  # train (or resume) runs
     python scripts/length_study.py pilot RUNS/lite/chair/iggan-seed0     # validation curve, and L by the rule
     python scripts/length_study.py score RUNS/lite --length L            # test scores of every run's snapshots
-    python scripts/length_study.py table RUNS/lite --length L            # csv, curves, claims at 500 and L
+    python scripts/length_study.py ship RUNS/lite --length L             # slim copies of finished runs -> checkpoints/
+    python scripts/length_study.py table checkpoints/length_lite --length L  # csv, curves, claims at 500 and L
 
 `train` runs `igan_lite.training.train` with the lite recipe, the variant's overrides (experiments/grid.py),
 `steps` L and a generator snapshot every 250 steps, resuming a run whose checkpoint exists. Scores are cached in
@@ -81,9 +82,19 @@ def score(root: Path, length: int) -> None:
                       f"FD-lite {s['fd_lite']:.2f}, nearest IoU {s['nearest_iou']:.3f}", flush=True)
 
 
+def ship(root: Path, length: int) -> None:
+    for category, v, seed, run in study.study_runs(root):
+        try:
+            out = study.ship_run(run, ROOT / "checkpoints" / "length_lite" / category / run.name, length)
+        except (ValueError, FileNotFoundError) as e:
+            print(f"not shipped: {e}")
+            continue
+        print("shipped", out, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    a.add_argument("command", choices=("train", "pilot", "score", "table"))
+    a.add_argument("command", choices=("train", "pilot", "score", "ship", "table"))
     a.add_argument("path", type=Path, help="the pilot's run folder (pilot), or the study's runs root")
     a.add_argument("runs", nargs="*", help="train: CATEGORY/VARIANT-seedS, e.g. chair/iggan-nodom-seed1")
     a.add_argument("--length", type=int, default=None, help="L, as `pilot` chose it (train: the steps to train to)")
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.length is None:
         a.error(f"{args.command} needs --length (from `pilot`; the pilot itself trains to 2000)")
     {"train": lambda: train(args.path, args.runs, args.length), "score": lambda: score(args.path, args.length),
-     "table": lambda: table(args.path, args.length)}[args.command]()
+     "ship": lambda: ship(args.path, args.length), "table": lambda: table(args.path, args.length)}[args.command]()
     return 0
 
 

@@ -1,6 +1,7 @@
 """The training-length study's rule for L (docs/experiments.md, "Training length") and its 500-step-against-L
 claims, on made-up curves and records: nothing is trained here."""
 import pytest
+import torch
 
 from igan_lite.experiments.length_study import choose_length, claims, smoothed
 
@@ -52,3 +53,26 @@ def test_the_shipped_pilot_chose_its_length_by_the_rule():
     assert f"L = {pilot['L']:,}" in (root / "docs" / "experiments.md").read_text()
     told = (root / "notebooks" / "03_train_iggan.ipynb").read_text()  # "how long" in notebook 03 quotes the curve
     assert all(f"{curve[s]:.1f} at {s:,}" in told for s in (2000, 4000)) and f"{curve[500]:.1f} at 500" in told
+
+
+def test_a_shipped_run_gives_the_same_rows_as_the_full_one(run, tmp_path):
+    """ship_run keeps the final generator, test scores and a thinned log, from which `rows` reads the same scores
+    and collapse verdicts as from the full run folder (2-step smoke run; its test score is made up here)."""
+    import json
+    import shutil
+
+    from igan_lite.experiments.length_study import rows, ship_run
+    from igan_lite.training.run_folder import read_metrics
+
+    full = shutil.copytree(run, tmp_path / "runs" / "chair" / "iggan-seed0")
+    with pytest.raises(FileNotFoundError, match=r"no test score at steps \[2\]"):
+        ship_run(full, tmp_path / "shipped" / "chair" / "iggan-seed0", 2)
+    (full / "scores").mkdir()
+    (full / "scores" / "test-step_000002.json").write_text(json.dumps({"n": 500, "threshold": 0.5, "fid": 80.0}))
+    with pytest.raises(ValueError, match="has not reached L = 4 steps"):
+        ship_run(full, tmp_path / "shipped" / "chair" / "iggan-seed0", 4)
+    shipped = ship_run(full, tmp_path / "shipped" / "chair" / "iggan-seed0", 2)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "run"} for r in rs]
+    assert strip(rows(tmp_path / "shipped", 2)) == strip(rows(tmp_path / "runs", 2)) != []
+    assert [r["step"] for r in read_metrics(shipped)] == [1, 2]  # inside the collapse window before step 2
+    assert "opt_g" not in torch.load(shipped / "checkpoint.pt") and (shipped / "samples.png").is_file()

@@ -68,7 +68,10 @@ def collapse_warnings(stats: dict) -> dict[str, str]:
     return {kind: msg.format(**stats) for kind, (test, msg) in WARNINGS.items() if test(stats)}
 
 
-def collapsed(rows: list[dict], window: int = 50) -> list[str]:
+COLLAPSE_WINDOW = 50  # steps
+
+
+def collapsed(rows: list[dict], window: int = COLLAPSE_WINDOW) -> list[str]:
     """The definition of a collapsed run, used wherever runs are counted (docs/experiments.md): the collapse
     kinds whose warning fires in more than half of the run's last `window` steps (metrics.jsonl rows)."""
     last = rows[-window:]

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from igan_lite.core.diagnostics import collapsed
+from igan_lite.core.diagnostics import COLLAPSE_WINDOW, collapsed
 from igan_lite.data.splits import split_sets
 from igan_lite.evaluation.evaluate import (ImageScorer, choose_threshold, feature_net, generate, load_fid_net,
                                            render_views, score)
 from igan_lite.experiments.grid import VARIANTS
 from igan_lite.infra.files import write_text_atomic
-from igan_lite.training.run_folder import RunFolder, load_generator, read_config, read_metrics
+from igan_lite.training.run_folder import RunFolder, export_run, load_generator, read_config, read_metrics
 
 CATEGORIES = ("chair", "table")
 SNAPSHOT_EVERY = 250
@@ -29,6 +29,7 @@ SCORED = (500, 1000, 2000, 4000)  # the steps every run is scored at (those it r
 CANDIDATES, CAP, GAIN = (1000, 2000), 4000, 0.05
 PILOT = ("chair", "iggan", 0)
 N = 500
+SHIPPED_LOG_EVERY = 20  # steps: the shipped metrics.jsonl keeps these rows, and the collapse window before each scored step
 
 
 def snapshot(run: Path, step: int) -> Path:
@@ -99,7 +100,7 @@ def rows(root: str | Path, length: int) -> list[dict]:
     out = []
     for category, v, seed, run in study_runs(root):
         metrics = read_metrics(run)
-        for step in sorted({s for s in SCORED if s <= length} | {length}):
+        for step in scored_steps(length):
             cached = run / "scores" / f"test-step_{step:06d}.json"
             if not cached.is_file():
                 continue
@@ -109,6 +110,33 @@ def rows(root: str | Path, length: int) -> list[dict]:
                         **{m: s.get(m, np.nan) for m in ("fid", "kid", "fd_lite", "nearest_iou", "cov", "mmd", "1nna")},
                         "collapsed": " ".join(collapsed([r for r in metrics if r["step"] <= step])),
                         "f_schedule": "run-ahead" if v.method == "iggan" else "serial", "run": f"{run}@{step}"})
+    return out
+
+
+def scored_steps(length: int) -> list[int]:
+    """The steps every run is scored at on the test split: SCORED up to L, and L."""
+    return sorted({s for s in SCORED if s <= length} | {length})
+
+
+def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
+    """What the repository keeps of a finished study run (the 80 MB budget of issue 31): the final generator in
+    float16 without D, R or the optimisers (run_folder.export_run), its last sample grid, its test scores, and
+    metrics.jsonl thinned to every SHIPPED_LOG_EVERY-th step plus the COLLAPSE_WINDOW steps before each scored
+    step, so `rows` finds the same collapse verdicts in the shipped folder as in the full one."""
+    run, out = Path(run), Path(out)
+    if not RunFolder(run).finished(length):
+        raise ValueError(f"{run} has not reached L = {length} steps: train it to L before shipping it")
+    missing = [s for s in scored_steps(length) if not (run / "scores" / f"test-step_{s:06d}.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run} has no test score at steps {missing}: run `score` before shipping it")
+    export_run(run, out, proxy=False, half=True)
+    windows = [range(s - COLLAPSE_WINDOW + 1, s + 1) for s in scored_steps(length)]
+    kept = [r for r in read_metrics(run) if r["step"] % SHIPPED_LOG_EVERY == 0 or any(r["step"] in w for w in windows)]
+    write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+    (out / "scores").mkdir(exist_ok=True)
+    for s in scored_steps(length):
+        name = f"test-step_{s:06d}.json"
+        write_text_atomic(out / "scores" / name, (run / "scores" / name).read_text())
     return out
 
 
