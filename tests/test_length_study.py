@@ -76,3 +76,14 @@ def test_a_shipped_run_gives_the_same_rows_as_the_full_one(run, tmp_path):
     assert strip(rows(tmp_path / "shipped", 2)) == strip(rows(tmp_path / "runs", 2)) != []
     assert [r["step"] for r in read_metrics(shipped)] == [1, 2]  # inside the collapse window before step 2
     assert "opt_g" not in torch.load(shipped / "checkpoint.pt") and (shipped / "samples.png").is_file()
+
+
+def test_docs_quote_the_shipped_pilots_test_scores():
+    """The pilot's test-split row in docs/experiments.md is the shipped scores, not typed numbers."""
+    import json
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    scores = [json.loads((root / "checkpoints" / "length_lite" / "chair" / "iggan-seed0" / "scores" /
+                          f"test-step_{s:06d}.json").read_text()) for s in (500, 1000, 2000, 4000)]
+    fid_row = "| Inception FID | " + " | ".join(f"{s['fid']:.1f}" for s in scores) + " |"
+    assert fid_row in (root / "docs" / "experiments.md").read_text()
