@@ -75,7 +75,7 @@ def pilot(run: Path) -> None:
 def score(root: Path, length: int) -> None:
     nets = (feature_net(get_preset("lite")), load_fid_net(True))
     for category, v, seed, run in study.study_runs(root):
-        for step in sorted({s for s in study.SCORED if s <= length} | {length}):
+        for step in study.scored_steps(length):
             if (run.joinpath("generators", f"step_{step:06d}.pt")).is_file():
                 s = study.score_snapshot(run, step, "test", nets=nets)
                 print(f"{category}/{v.key}-seed{seed} step {step}: FID {s['fid']:.2f}, KID {s['kid']:.4f}, "
