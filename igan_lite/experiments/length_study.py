@@ -40,11 +40,16 @@ def snapshot(run: Path, step: int) -> Path:
     return path
 
 
+def score_file(run: Path, step: int, split: str = "test") -> Path:
+    """Where score_snapshot caches the scores of RUN's snapshot at `step` on `split`."""
+    return Path(run) / "scores" / f"{split}-step_{step:06d}.json"
+
+
 def score_snapshot(run: str | Path, step: int, split: str = "test", n: int = N, seed: int = 0, nets=None) -> dict:
     """The snapshot at `step` scored on `split` as evaluate_run scores a run (surface level chosen on validation),
     cached in RUN/scores/<split>-step_<step>.json. `nets`: (FeatureNet, Inception) to reuse across calls."""
     run = Path(run)
-    cached = run / "scores" / f"{split}-step_{step:06d}.json"
+    cached = score_file(run, step, split)
     if cached.is_file():
         return json.loads(cached.read_text())
     fd_net, fid_net = nets or (None, None)
@@ -101,7 +106,7 @@ def rows(root: str | Path, length: int) -> list[dict]:
     for category, v, seed, run in study_runs(root):
         metrics = read_metrics(run)
         for step in scored_steps(length):
-            cached = run / "scores" / f"test-step_{step:06d}.json"
+            cached = score_file(run, step)
             if not cached.is_file():
                 continue
             s = json.loads(cached.read_text())
@@ -126,17 +131,17 @@ def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
     run, out = Path(run), Path(out)
     if not RunFolder(run).finished(length):
         raise ValueError(f"{run} has not reached L = {length} steps: train it to L before shipping it")
-    missing = [s for s in scored_steps(length) if not (run / "scores" / f"test-step_{s:06d}.json").is_file()]
+    steps = scored_steps(length)
+    missing = [s for s in steps if not score_file(run, s).is_file()]
     if missing:
         raise FileNotFoundError(f"{run} has no test score at steps {missing}: run `score` before shipping it")
     export_run(run, out, proxy=False, half=True)
-    windows = [range(s - COLLAPSE_WINDOW + 1, s + 1) for s in scored_steps(length)]
+    windows = [range(s - COLLAPSE_WINDOW + 1, s + 1) for s in steps]
     kept = [r for r in read_metrics(run) if r["step"] % SHIPPED_LOG_EVERY == 0 or any(r["step"] in w for w in windows)]
     write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
     (out / "scores").mkdir(exist_ok=True)
-    for s in scored_steps(length):
-        name = f"test-step_{s:06d}.json"
-        write_text_atomic(out / "scores" / name, (run / "scores" / name).read_text())
+    for s in steps:
+        write_text_atomic(score_file(out, s), score_file(run, s).read_text())
     return out
 
 
