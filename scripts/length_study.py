@@ -1,10 +1,11 @@
 """The training-length study (docs/experiments.md, "Training length"; igan_lite/experiments/length_study.py).
 
-    python scripts/length_study.py train RUNS/lite chair/iggan-seed0 --length 2000  # train (or resume) runs
+    python scripts/length_study.py train RUNS/lite chair/iggan-seed0 --length L --score  # train (or resume), score
     python scripts/length_study.py pilot RUNS/lite/chair/iggan-seed0     # validation curve, and L by the rule
     python scripts/length_study.py score RUNS/lite --length L            # test scores of every run's snapshots
     python scripts/length_study.py ship RUNS/lite --length L             # slim copies of finished runs -> checkpoints/
-    python scripts/length_study.py table checkpoints/length_lite --length L  # csv, curves, claims at 500 and L
+    python scripts/length_study.py table checkpoints/length_lite --length L  # csv, curves, README's block
+    python scripts/length_study.py figure1 RUNS/lite --length L          # Figure 1 lite at 500 steps and at L
 
 `train` runs `igan_lite.training.train` with the lite recipe, the variant's overrides (experiments/grid.py),
 `steps` L and a generator snapshot every 250 steps, resuming a run whose checkpoint exists. Scores are cached in
@@ -20,10 +21,11 @@ from pathlib import Path
 import torch
 
 from igan_lite.evaluation.evaluate import feature_net, load_fid_net
+from igan_lite.experiments import length_report as report
 from igan_lite.experiments import length_study as study
 from igan_lite.experiments.claims import noise_file
 from igan_lite.experiments.grid import VARIANTS
-from igan_lite.experiments.results_table import noise_margins, write_csv
+from igan_lite.experiments.results_table import noise_margins, read_csv, write_csv
 from igan_lite.infra.files import write_text_atomic
 from igan_lite.presets import get_preset
 from igan_lite.training.train import train as train_run
@@ -31,27 +33,46 @@ from igan_lite.training.train import train as train_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train(root: Path, specs: list[str], length: int) -> None:
-    keys = {v.key: v for v in VARIANTS}
+def parse_runs(specs: list[str]) -> list[tuple[str, object, int]]:
+    """(category, Variant, seed) of every CATEGORY/VARIANT-seedS, all checked before any run starts."""
+    keys, runs = {v.key: v for v in VARIANTS}, []
     for spec in specs:
         category, _, name = spec.partition("/")
         key, _, seed = name.rpartition("-seed")
-        if key not in keys or not seed.isdigit():
-            raise SystemExit(f"run {spec!r}: expected CATEGORY/VARIANT-seedS with VARIANT one of {sorted(keys)}")
-        v, out = keys[key], root / category / name
+        if category not in study.CATEGORIES or key not in keys or not seed.isdigit():
+            raise SystemExit(f"run {spec!r}: expected CATEGORY/VARIANT-seedS with CATEGORY one of {list(study.CATEGORIES)} "
+                             f"and VARIANT one of {sorted(keys)}, e.g. chair/iggan-nodom-seed1")
+        runs.append((category, keys[key], int(seed)))
+    return runs
+
+
+def train(root: Path, specs: list[str], length: int, then_score: bool = False) -> None:
+    nets = None
+    for category, v, seed in parse_runs(specs):
+        out = root / category / f"{v.key}-seed{seed}"
         p = get_preset("lite", steps=length, sample_every=study.SNAPSHOT_EVERY, **v.overrides)
-        train_run(v.method, category, p, out, int(seed), resume=(out / "checkpoint.pt").is_file())
+        train_run(v.method, category, p, out, seed, resume=(out / "checkpoint.pt").is_file())
+        if then_score:
+            nets = nets or (feature_net(get_preset("lite")), load_fid_net(True))
+            score_run(category, v, seed, out, length, nets)
 
 
 def table(root: Path, length: int) -> None:
-    records = study.rows(root, length)
+    grid_csv = ROOT / "figures" / "results_lite.csv"
+    records = study.rows(root, length, read_csv(grid_csv)[1])  # failed: against the grid's random boxes
     if not records:
         raise SystemExit(f"no scored snapshot under {root}: run `score` first")
     out = ROOT / "figures"
     write_csv(records, out / "length_study_lite.csv")
     for category in sorted({r["category"] for r in records}):
-        print("written", study.curves_figure(records, category, out / f"length_study_{category}.png"))
-    print("\n".join(study.claims(records, length, noise_margins(noise_file(out / "results_lite.csv", "lite")))))
+        print("written", report.curves_figure(records, category, out / f"length_study_{category}.png"))
+    noise = noise_margins(noise_file(grid_csv, "lite"))
+    report.update_readme(ROOT / "README.md", out / "length_study_lite.csv", noise)
+    print(report.length_markdown(out / "length_study_lite.csv", noise))
+
+
+def figure1(root: Path, length: int) -> None:
+    print("written", report.figure1_length(root, length, ROOT / "figures" / "fig1_length_lite.png"))
 
 
 def pilot(run: Path) -> None:
@@ -75,11 +96,15 @@ def pilot(run: Path) -> None:
 def score(root: Path, length: int) -> None:
     nets = (feature_net(get_preset("lite")), load_fid_net(True))
     for category, v, seed, run in study.study_runs(root):
-        for step in study.scored_steps(length):
-            if (run.joinpath("generators", f"step_{step:06d}.pt")).is_file():
-                s = study.score_snapshot(run, step, "test", nets=nets)
-                print(f"{category}/{v.key}-seed{seed} step {step}: FID {s['fid']:.2f}, KID {s['kid']:.4f}, "
-                      f"FD-lite {s['fd_lite']:.2f}, nearest IoU {s['nearest_iou']:.3f}", flush=True)
+        score_run(category, v, seed, run, length, nets)
+
+
+def score_run(category: str, v, seed: int, run: Path, length: int, nets) -> None:
+    for step in study.scored_steps(length):
+        if (run.joinpath("generators", f"step_{step:06d}.pt")).is_file():
+            s = study.score_snapshot(run, step, "test", nets=nets)
+            print(f"{category}/{v.key}-seed{seed} step {step}: FID {s['fid']:.2f}, KID {s['kid']:.4f}, "
+                  f"FD-lite {s['fd_lite']:.2f}, nearest IoU {s['nearest_iou']:.3f}", flush=True)
 
 
 def ship(root: Path, length: int) -> None:
@@ -94,10 +119,12 @@ def ship(root: Path, length: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    a.add_argument("command", choices=("train", "pilot", "score", "ship", "table"))
+    a.add_argument("command", choices=("train", "pilot", "score", "ship", "table", "figure1"))
     a.add_argument("path", type=Path, help="the pilot's run folder (pilot), or the study's runs root")
     a.add_argument("runs", nargs="*", help="train: CATEGORY/VARIANT-seedS, e.g. chair/iggan-nodom-seed1")
     a.add_argument("--length", type=int, default=None, help="L, as `pilot` chose it (train: the steps to train to)")
+    a.add_argument("--score", action="store_true", help="train: score each run's snapshots on the test split once it "
+                   "reaches L, before the next run starts (as `score` does)")
     args = a.parse_args(argv)
     torch.set_num_threads(1)
     if args.command == "pilot":
@@ -105,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.length is None:
         a.error(f"{args.command} needs --length (from `pilot`; the pilot itself trains to 2000)")
-    {"train": lambda: train(args.path, args.runs, args.length), "score": lambda: score(args.path, args.length),
-     "ship": lambda: ship(args.path, args.length), "table": lambda: table(args.path, args.length)}[args.command]()
+    {"train": lambda: train(args.path, args.runs, args.length, args.score), "score": lambda: score(args.path, args.length),
+     "ship": lambda: ship(args.path, args.length), "table": lambda: table(args.path, args.length),
+     "figure1": lambda: figure1(args.path, args.length)}[args.command]()
     return 0
 
 

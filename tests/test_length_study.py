@@ -3,7 +3,8 @@ claims, on made-up curves and records: nothing is trained here."""
 import pytest
 import torch
 
-from igan_lite.experiments.length_study import choose_length, claims, smoothed
+from igan_lite.experiments.length_report import claims, table
+from igan_lite.experiments.length_study import choose_length, smoothed
 
 
 def curve(values: dict[int, float]) -> dict[int, float]:
@@ -26,8 +27,8 @@ def test_length_is_the_first_doubling_that_gains_under_five_percent():
 
 
 def record(variant, seed, steps, fid):
-    return {"variant": variant, "category": "chair", "seed": seed, "steps": steps, "fid": fid, "nearest_iou": 0.3,
-            "run": f"r/{variant}-{seed}@{steps}"}
+    return {"variant": variant, "category": "chair", "seed": seed, "steps": steps, "fid": fid, "kid": 0.1,
+            "fd_lite": 1.0, "nearest_iou": 0.3, "run": f"r/{variant}-{seed}@{steps}"}
 
 
 def test_claims_name_the_verdicts_that_change_with_training_length():
@@ -36,8 +37,16 @@ def test_claims_name_the_verdicts_that_change_with_training_length():
         rows += [record("iggan", s, 500, 100 + s), record("vh", s, 500, 101 + s),  # overlapping at 500: a tie
                  record("iggan", s, 1000, 50 + s), record("vh", s, 1000, 90 + s)]  # apart at L: a win
     changed, unchanged = claims(rows, 1000, {})
-    assert "(1 of 2)" in changed and "chair: IG-GAN against the baselines, fid: tie → win" in changed
-    assert "chair: IG-GAN against the baselines, nearest_iou: tie" in unchanged
+    assert "(1 of 4)" in changed and "chair, FID ↓: IG-GAN against the baselines: tie → win" in changed
+    assert "chair, nearest IoU ↑: IG-GAN against the baselines: tie" in unchanged
+
+
+def test_the_table_counts_every_seed_collapses_and_failures_at_both_lengths():
+    rows = [{**record("iggan", s, steps, fid), "collapsed": "empty" if (s, steps) == (2, 1000) else "",
+             "failed": "worse" if steps == 500 else ""} for s, fid in enumerate((60, 70, 200)) for steps in (500, 1000)]
+    header, rule, line = table(rows, 1000)[1:]
+    assert "collapsed (500 / L)" in header and "FID ↓ at 1,000" in header
+    assert line.startswith("| IG-GAN (proxy + DOM) | 3 | 0 / 1 | 3 / 0 | 110.0 ± 78.1 (60.0-200.0) |")
 
 
 def test_the_shipped_pilot_chose_its_length_by_the_rule():
@@ -87,3 +96,42 @@ def test_docs_quote_the_shipped_pilots_test_scores():
                           f"test-step_{s:06d}.json").read_text()) for s in (500, 1000, 2000, 4000)]
     fid_row = "| Inception FID | " + " | ".join(f"{s['fid']:.1f}" for s in scores) + " |"
     assert fid_row in (root / "docs" / "experiments.md").read_text()
+
+
+def test_the_shipped_csv_and_readme_block_are_what_the_shipped_runs_give():
+    """figures/length_study_lite.csv holds exactly the rows `length_study.rows` reads from checkpoints/length_lite
+    (a run shipped since needs `scripts/length_study.py table`), and README's length block is the one
+    length_report writes from that csv."""
+    import math
+    from pathlib import Path
+
+    from igan_lite.experiments.claims import noise_file, readme_block
+    from igan_lite.experiments.length_report import BLOCK, length_markdown
+    from igan_lite.experiments.length_study import rows
+    from igan_lite.experiments.results_table import noise_margins, read_csv
+    root = Path(__file__).resolve().parents[1]
+    figures, length = root / "figures", json_length(root)
+    grid_csv = figures / "results_lite.csv"
+    same = lambda a, b: a == b or (isinstance(a, float) and math.isnan(a) and b in ("", None))  # noqa: E731
+    fresh, (shipped, _) = rows(root / "checkpoints" / "length_lite", length, read_csv(grid_csv)[1]), read_csv(figures / "length_study_lite.csv")
+    assert len(fresh) == len(shipped) and len(fresh) >= 8
+    for new, old in zip(fresh, shipped):
+        assert all(same(old[k], v) or same(v, old[k]) for k, v in new.items()), (new, old)
+    noise = noise_margins(noise_file(grid_csv, "lite"))
+    assert readme_block(root / "README.md", BLOCK) == length_markdown(figures / "length_study_lite.csv", noise)
+
+
+def json_length(root) -> int:
+    import json
+    return json.loads((root / "figures" / "length_pilot_lite.json").read_text())["L"]
+
+
+def test_a_queue_with_one_bad_run_name_stops_before_training_any(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("length_study_script", Path(__file__).parents[1] / "scripts" / "length_study.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit, match=r"run 'chiar/vh-seed1': expected CATEGORY/VARIANT-seedS with CATEGORY one of"):
+        script.main(["train", str(tmp_path), "chair/vh-seed0", "chiar/vh-seed1", "--length", "10"])
+    assert not any(tmp_path.iterdir())

@@ -116,13 +116,17 @@ def test_stored_numbers_are_what_the_shipped_runs_give_now(path):
         assert m.group(0).strip().startswith(str(band)), f"{path.name}: stored {m.group(0).strip()!r}, now {band}"
 
 
-def test_notebook06_shows_the_shipped_table_and_claims():
-    from igan_lite.experiments.claims import claims_markdown
+def test_notebook06_shows_the_shipped_table_claims_and_length_block():
+    from igan_lite.experiments.claims import claims_markdown, noise_file
+    from igan_lite.experiments.length_report import length_markdown
+    from igan_lite.experiments.results_table import noise_margins
 
     nb = nbformat.read(ROOT / "notebooks" / "06_fid_results.ipynb", 4)
     shown = [o.data.get("text/markdown", "") for o in _outputs(nb) if o.output_type == "display_data"]
     assert (ROOT / "figures" / "results_lite.md").read_text() in shown, "notebook 06's stored table is not figures/results_lite.md"
     assert claims_markdown(ROOT / "figures" / "results_lite.csv") in shown, "notebook 06's stored claims are stale"
+    noise = noise_margins(noise_file(ROOT / "figures" / "results_lite.csv", "lite"))
+    assert length_markdown(ROOT / "figures" / "length_study_lite.csv", noise) in shown, "notebook 06's length block is stale"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

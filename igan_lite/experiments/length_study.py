@@ -20,6 +20,7 @@ from igan_lite.data.splits import split_sets
 from igan_lite.evaluation.evaluate import (ImageScorer, choose_threshold, feature_net, generate, load_fid_net,
                                            render_views, score)
 from igan_lite.experiments.grid import VARIANTS
+from igan_lite.experiments.results_table import failed_to_learn
 from igan_lite.infra.files import write_text_atomic
 from igan_lite.training.run_folder import RunFolder, export_run, load_generator, read_config, read_metrics
 
@@ -98,10 +99,10 @@ def study_runs(root: str | Path):
                     yield category, v, int(seed), folder
 
 
-def rows(root: str | Path, length: int) -> list[dict]:
+def rows(root: str | Path, length: int, references: list[dict] = ()) -> list[dict]:
     """One row per run and scored step (SCORED up to `length`, and `length`): its test scores, whether the run
     had collapsed by then (diagnostics.collapsed over the steps before it), and whether it had failed to learn
-    (results_table.failed_to_learn, against the grid's random boxes)."""
+    (results_table.failed_to_learn: a worse FID than the `references`' random boxes of its category)."""
     out = []
     for category, v, seed, run in study_runs(root):
         metrics = read_metrics(run)
@@ -114,8 +115,9 @@ def rows(root: str | Path, length: int) -> list[dict]:
                         "steps": step, "n": s["n"], "split": "test", "threshold": s["threshold"],
                         **{m: s.get(m, np.nan) for m in ("fid", "kid", "fd_lite", "nearest_iou", "cov", "mmd", "1nna")},
                         "collapsed": " ".join(collapsed([r for r in metrics if r["step"] <= step])),
-                        "f_schedule": "run-ahead" if v.method == "iggan" else "serial", "run": f"{run}@{step}"})
-    return out
+                        "f_schedule": "run-ahead" if v.method == "iggan" else "serial", "run": f"{category}/{run.name}@{step}"})
+    failed = failed_to_learn(out, list(references), "fid")
+    return [{**r, "failed": "worse FID than random boxes" if r["run"] in failed else ""} for r in out]
 
 
 def scored_steps(length: int) -> list[int]:
@@ -143,62 +145,3 @@ def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
     for s in steps:
         write_text_atomic(score_file(out, s), score_file(run, s).read_text())
     return out
-
-
-def curves_figure(records: list[dict], category: str, path: str | Path, scores=("fid", "kid", "fd_lite", "nearest_iou")):
-    """Each score against training steps for one category: per variant, the mean over seeds and the seed range."""
-    from matplotlib.figure import Figure  # no pyplot: the process's backend stays as it is
-
-    from igan_lite.experiments.grid import METRICS
-
-    fig = Figure(figsize=(4.2 * len(scores), 3.6))
-    axes = fig.subplots(1, len(scores))
-    for ax, metric in zip(axes, scores):
-        for v in VARIANTS:
-            mine = [r for r in records if r["category"] == category and r["variant"] == v.key]
-            steps = sorted({r["steps"] for r in mine})
-            if not steps:
-                continue
-            values = [[r[metric] for r in mine if r["steps"] == s] for s in steps]
-            seeds = max(len(x) for x in values)
-            line, = ax.plot(steps, [np.mean(x) for x in values], marker="o", label=f"{v.label} ({seeds} seeds)")
-            ax.fill_between(steps, [min(x) for x in values], [max(x) for x in values], color=line.get_color(), alpha=0.15)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("training steps")
-        ax.set_title(f"{category}: {METRICS[metric]}", fontsize=10)
-        if metric in ("fid", "kid", "fd_lite"):
-            ax.set_yscale("log")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
-
-
-def verdicts(records: list[dict], noise: dict) -> dict[str, str]:
-    """Every verdict the claims state, by name: IG-GAN against the baselines per category and score, and each
-    ablation against the recipe per category and score ("win", "tie", "loss", "open")."""
-    from igan_lite.experiments.claims import outcome
-    from igan_lite.experiments.results_table import by_variant, compare
-
-    found = {}
-    for category in sorted({r["category"] for r in records}):
-        group = by_variant(records, category)
-        for metric in ("fid", "nearest_iou"):
-            if (o := outcome(group, metric, noise.get(metric, 0.0))) is not None:
-                found[f"{category}: IG-GAN against the baselines, {metric}"] = o
-            for v in VARIANTS:
-                if v.ablation and "iggan" in group and v.key in group:
-                    found[f"{category}: the recipe against {v.label}, {metric}"] = compare(group["iggan"], group[v.key], metric, noise.get(metric, 0.0))
-    return found
-
-
-def claims(records: list[dict], length: int, noise: dict) -> list[str]:
-    """The verdicts at 500 steps and at L side by side, those that change named first."""
-    early = verdicts([r for r in records if r["steps"] == 500], noise)
-    late = verdicts([r for r in records if r["steps"] == length], noise)
-    names = sorted(set(early) | set(late))
-    changed = [n for n in names if early.get(n) != late.get(n)]
-    lines = [f"- **Changed between 500 and {length} steps** ({len(changed)} of {len(names)}): "
-             + ("; ".join(f"{n}: {early.get(n, 'no runs')} → {late.get(n, 'no runs')}" for n in changed) or "none") + "."]
-    lines += ["- **Unchanged**: " + ("; ".join(f"{n}: {late[n]}" for n in names if n not in changed) or "none") + "."]
-    return lines

@@ -151,7 +151,7 @@ def markdown(records: list[dict], references: list[dict], missing: list[str], p,
         for v in VARIANTS:
             if v.key in found:
                 rows = found[v.key]
-                cells = [_format(cell(rows, m), len(rows), DIGITS.get(m, 3)) for m in shown]
+                cells = [format_cell(cell(rows, m), len(rows), DIGITS.get(m, 3)) for m in shown]
                 bad = sum(bool(r["collapsed"]) for r in rows)
                 lines.append(f"| {v.label} | {len(rows)} | {bad} | {sum(r['run'] in failed for r in rows)} | "
                              + " | ".join(cells) + " |")
@@ -168,7 +168,7 @@ def _value(v: float, digits: int) -> str:
     return f"{v:.{digits}f}" if math.isfinite(v) else "not scored"
 
 
-def _format(c: dict, n: int, digits: int = 3) -> str:
+def format_cell(c: dict, n: int, digits: int = 3) -> str:
     """A cell; one over fewer than its row's n seeds says how many it holds."""
     f = lambda v: f"{v:.{digits}f}"  # noqa: E731
     if c["count"] == 0:

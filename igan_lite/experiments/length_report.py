@@ -1,0 +1,152 @@
+"""What the training-length study shows (docs/experiments.md, "Training length"), written by code from its csv
+(`scripts/length_study.py table`): the curves, the table at 500 steps and at L, and the verdicts of the results
+table's claims (claims.py) at both lengths, those that change named first. README.md and notebook 06 carry the
+block `length_markdown` writes; tests/test_length_study.py checks that it is current.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from igan_lite.experiments.claims import LABELS, outcome, scores
+from igan_lite.experiments.grid import METRICS, VARIANTS
+from igan_lite.experiments.figure1 import category_meshes, draw
+from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot
+from igan_lite.experiments.results_table import DIGITS, by_variant, cell, compare, format_cell, read_csv
+
+START, END = "<!-- LENGTH:START", "<!-- LENGTH:END -->"
+BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+TABLED = ("fid", "kid", "nearest_iou")  # the scores of the table at 500 steps and at L
+EARLY = 500  # the results table's training length
+
+
+def curves_figure(records: list[dict], category: str, path: str | Path, scores=("fid", "kid", "fd_lite", "nearest_iou")):
+    """Each score against training steps for one category: per variant, the mean over seeds and the seed range."""
+    from matplotlib.figure import Figure  # no pyplot: the process's backend stays as it is
+
+    fig = Figure(figsize=(4.2 * len(scores), 3.6))
+    axes = fig.subplots(1, len(scores))
+    for ax, metric in zip(axes, scores):
+        for v in VARIANTS:
+            mine = [r for r in records if r["category"] == category and r["variant"] == v.key]
+            steps = sorted({r["steps"] for r in mine})
+            if not steps:
+                continue
+            values = [[r[metric] for r in mine if r["steps"] == s] for s in steps]
+            seeds = max(len(x) for x in values)
+            line, = ax.plot(steps, [np.mean(x) for x in values], marker="o",
+                            label=f"{v.label} ({seeds} seed{'s' if seeds > 1 else ''})")
+            ax.fill_between(steps, [min(x) for x in values], [max(x) for x in values], color=line.get_color(), alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ticks := sorted({r["steps"] for r in records}), [f"{s:,.0f}" for s in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("training steps")
+        ax.set_title(f"{category}: {METRICS[metric]}", fontsize=10)
+        if metric in ("fid", "kid", "fd_lite"):
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def figure1_length(root: str | Path, length: int, path: str | Path, n: int = 3) -> Path:
+    """Figure 1 lite at EARLY steps and at L: per category, the first n shapes of IG-GAN seed 0's snapshots at both
+    lengths (full run folders under ROOT, as `train` leaves them; f's level as each snapshot was scored), beside the
+    test split's first n shapes. No picking: the same latent codes at both lengths."""
+    rows = {}
+    for category in CATEGORIES:
+        run = Path(root) / category / "iggan-seed0"
+        if not score_file(run, length).is_file():
+            continue
+        for step in (EARLY, length):
+            level = json.loads(score_file(run, step).read_text())["threshold"]
+            rows[f"{category}, {step:,} steps"] = category_meshes(run, n, 0, snapshot(run, step), level)
+    if not rows:
+        raise FileNotFoundError(f"no IG-GAN seed 0 run under {root} is scored at L = {length}: train and score it first")
+    return draw(rows, path)
+
+
+def verdicts(records: list[dict], noise: dict) -> dict[str, str]:
+    """Every verdict the claims state, by name, per category and score (claims.scores): IG-GAN against the
+    baselines (claims.outcome), and the full recipe against each ablation ("win": the ablation hurts; compare)."""
+    found = {}
+    for category in sorted({r["category"] for r in records}):
+        group = by_variant(records, category)
+        for metric in scores(records):
+            if (o := outcome(group, metric, noise.get(metric, 0.0))) is not None:
+                found[f"{category}, {METRICS[metric]}: IG-GAN against the baselines"] = o
+            for v in VARIANTS:
+                if v.ablation and "iggan" in group and v.key in group:
+                    found[f"{category}, {METRICS[metric]}: the full recipe against {v.label}"] = compare(
+                        group["iggan"], group[v.key], metric, noise.get(metric, 0.0))
+    return found
+
+
+def claims(records: list[dict], length: int, noise: dict) -> list[str]:
+    """The verdicts at EARLY steps and at L side by side, those that change named first."""
+    early = verdicts([r for r in records if r["steps"] == EARLY], noise)
+    late = verdicts([r for r in records if r["steps"] == length], noise)
+    names = sorted(set(early) | set(late))
+    changed = [n for n in names if early.get(n) != late.get(n)]
+    lines = [f"- **Changed between {EARLY} and {length:,} steps** ({len(changed)} of {len(names)}): "
+             + ("; ".join(f"{n}: {early.get(n, 'no runs')} → {late.get(n, 'no runs')}" for n in changed) or "none") + "."]
+    lines += ["- **Unchanged**: " + ("; ".join(f"{n}: {late[n]}" for n in names if n not in changed) or "none") + "."]
+    return lines
+
+
+def table(records: list[dict], length: int) -> list[str]:
+    """Per category and variant: seeds, collapsed and failed runs, and TABLED scores as mean ± std (min-max) over
+    seeds, at EARLY steps and at L."""
+    steps = (EARLY, length)
+    head = " | ".join(f"{METRICS[m]} at {s:,}" for m in TABLED for s in steps)
+    lines = []
+    for category in sorted({r["category"] for r in records}):
+        lines += ["", f"| {category} | seeds | collapsed ({EARLY} / L) | failed ({EARLY} / L) | {head} |",
+                  "|---|---|---|---|" + "---|" * len(TABLED) * 2]
+        for v in VARIANTS:
+            at = {s: [r for r in records if (r["category"], r["variant"], r["steps"]) == (category, v.key, s)] for s in steps}
+            if not at[length]:
+                continue
+            count = lambda column: " / ".join(str(sum(bool(r[column]) for r in at[s])) for s in steps)  # noqa: E731
+            cells = [format_cell(cell(at[s], m), len(at[s]), DIGITS.get(m, 3)) for m in TABLED for s in steps]
+            lines.append(f"| {v.label} | {len(at[length])} | {count('collapsed')} | {count('failed')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def progress(records: list[dict], length: int) -> str:
+    """How many of the study's runs have reached L, per category and variant."""
+    done = {(r["category"], r["variant"], int(r["seed"])) for r in records if r["steps"] == length}
+    per = [f"{c}: " + (", ".join(f"{LABELS[v.key]} {n}" for v in VARIANTS if (n := sum(k[:2] == (c, v.key) for k in done)))
+                       or "none") for c in CATEGORIES]
+    return f"{len(done)} of the study's {len(CATEGORIES) * len(VARIANTS) * 3} runs have reached L ({'; '.join(per)})"
+
+
+def length_markdown(csv_path: str | Path, noise: dict) -> str:
+    """The block for README.md and notebook 06, from the study's csv (`scripts/length_study.py table`)."""
+    records, _ = read_csv(csv_path)
+    length = int(max(r["steps"] for r in records))
+    steps = ", ".join(f"{s:,}" for s in sorted({int(r["steps"]) for r in records}))
+    csv_path = Path(csv_path)
+    shown = f"figures/{csv_path.name}" if csv_path.parent.name == "figures" else csv_path.as_posix()
+    lines = [f"{START} (written by `python scripts/length_study.py table` from `{shown}`; do not edit) -->",
+             f"Preset `lite`, float32, trained to L = {length:,} steps (L chosen on the validation split by the pilot), "
+             f"scored on the test split (n = {int(records[0]['n'])}) at {steps} steps; {progress(records, length)}. "
+             "Cells: mean ± std (min-max) over seeds; collapsed: `diagnostics.collapsed`; failed: a worse FID than random "
+             "boxes; all counted in every mean. Verdicts, by the results table's rule: win (IG-GAN, or the full recipe "
+             "against an ablation, better: seed ranges apart by more than the evaluation's noise), loss (worse), tie "
+             "(closer ranges), open (under two seeds a side).",
+             *table(records, length), "", *claims(records, length, noise), END]
+    return "\n".join(lines)
+
+
+def update_readme(readme: str | Path, csv_path: str | Path, noise: dict) -> None:
+    """Replace README's length block (between its markers) with what the study's csv says."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if not BLOCK.search(text):
+        raise ValueError(f"{readme} has no length block: add the markers '{START} -->' ... '{END}' where it goes")
+    readme.write_text(BLOCK.sub(lambda _: length_markdown(csv_path, noise), text))
