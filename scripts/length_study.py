@@ -64,7 +64,7 @@ def table(root: Path, length: int) -> None:
         raise SystemExit(f"no scored snapshot under {root}: run `score` first")
     out = ROOT / "figures"
     write_csv(records, out / "length_study_lite.csv")
-    for category in sorted({r["category"] for r in records}):
+    for category in study.CATEGORIES:
         print("written", report.curves_figure(records, category, out / f"length_study_{category}.png"))
     noise = noise_margins(noise_file(grid_csv, "lite"))
     report.update_readme(ROOT / "README.md", out / "length_study_lite.csv", noise)

@@ -259,14 +259,21 @@ def _checkbox(driver, label: str) -> None:
 
 def test_notebook06_run_all_shows_the_shipped_lite_results(browser, lab):
     """At smoke (Binder's preset), Run All must still put the project's results on screen: the shipped lite table,
-    its claims and Figure 1, each labelled as shipped; the smoke run below them is labelled a pipeline check."""
+    its claims, Figure 1 and the length study's curves and block, each labelled as shipped; the smoke run below them is labelled a pipeline check."""
     _open_and_run(browser, lab, "06_fid_results.ipynb")
     text = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook").get_attribute("textContent")
     for shown in ("Results: preset lite", "Shipped result (figures/fig1_lite.png)", "FID ↓", "pipeline check",
-                  "Against the paper"):
+                  "Against the paper", "Shipped result (figures/length_study_chair.png)", "Changed between 500 and"):
         assert shown in text, f"notebook 06 at smoke does not show {shown!r}"
     figure = next(img for img in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")
                   if "fig1_lite.png" in img.find_element(By.XPATH, "ancestor::div[contains(@class, 'jp-Cell')][1]").get_attribute("textContent"))
     _show(browser, figure)
     assert browser.execute_script("return arguments[0].naturalWidth", figure) > 500, "Figure 1 did not load"
     browser.save_screenshot(str(SHOTS / "06_fid_results_figure1.png"))
+    curves = next(img for img in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output img")
+                  if "length_study_chair.png" in img.find_element(By.XPATH, "ancestor::div[contains(@class, 'jp-Cell')][1]").get_attribute("textContent"))
+    for _ in range(2):  # twice: images above it may still be loading and move it
+        _show(browser, curves)
+        time.sleep(1)
+    assert browser.execute_script("return arguments[0].naturalWidth", curves) > 500, "the length study's curves did not load"
+    browser.save_screenshot(str(SHOTS / "06_fid_results_length_study.png"))  # its curves, table and verdicts

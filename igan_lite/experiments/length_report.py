@@ -24,9 +24,15 @@ EARLY = 500  # the results table's training length
 
 
 def curves_figure(records: list[dict], category: str, path: str | Path, scores=("fid", "kid", "fd_lite", "nearest_iou")):
-    """Each score against training steps for one category: per variant, the mean over seeds and the seed range."""
+    """Each score against training steps for one category: per variant, the mean over seeds and the seed range
+    (a note instead while no run of the category has been scored)."""
     from matplotlib.figure import Figure  # no pyplot: the process's backend stays as it is
 
+    if not any(r["category"] == category for r in records):
+        fig = Figure(figsize=(4.2 * len(scores), 0.8))
+        fig.text(0.5, 0.5, f"{category}: no run of the length study has reached L yet", ha="center", va="center")
+        fig.savefig(path, dpi=110)
+        return Path(path)
     fig = Figure(figsize=(4.2 * len(scores), 3.6))
     axes = fig.subplots(1, len(scores))
     for ax, metric in zip(axes, scores):
