@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from igan_lite.core.steps import TrainingDiverged
 from igan_lite.evaluation.evaluate import feature_net, load_fid_net
 from igan_lite.experiments import length_report as report
 from igan_lite.experiments import length_study as study
@@ -27,6 +28,7 @@ from igan_lite.experiments.claims import noise_file
 from igan_lite.experiments.grid import VARIANTS
 from igan_lite.experiments.results_table import noise_margins, read_csv, write_csv
 from igan_lite.infra.files import write_text_atomic
+from igan_lite.infra.folder_lock import FolderBusy, locked
 from igan_lite.presets import get_preset
 from igan_lite.training.train import train as train_run
 
@@ -47,14 +49,22 @@ def parse_runs(specs: list[str]) -> list[tuple[str, object, int]]:
 
 
 def train(root: Path, specs: list[str], length: int, then_score: bool = False) -> None:
+    """Each run in turn, trained (or resumed) to L and, with `then_score`, scored. A queue: a run another process
+    holds (its folder's lock) is skipped, so two processes given the same list share its runs."""
     nets = None
     for category, v, seed in parse_runs(specs):
         out = root / category / f"{v.key}-seed{seed}"
         p = get_preset("lite", steps=length, sample_every=study.SNAPSHOT_EVERY, **v.overrides)
-        train_run(v.method, category, p, out, seed, resume=(out / "checkpoint.pt").is_file())
-        if then_score:
-            nets = nets or (feature_net(get_preset("lite")), load_fid_net(True))
-            score_run(category, v, seed, out, length, nets)
+        try:
+            train_run(v.method, category, p, out, seed, resume=(out / "checkpoint.pt").is_file())
+            if then_score:
+                with locked(out):
+                    nets = nets or (feature_net(get_preset("lite")), load_fid_net(True))
+                    score_run(category, v, seed, out, length, nets)
+        except FolderBusy as e:
+            print(f"skipped {category}/{out.name}: {e}", flush=True)
+        except TrainingDiverged as e:  # reported, and counted by `rows` at the steps it reached
+            print(f"failed {category}/{out.name}: {e}", flush=True)
 
 
 def table(root: Path, length: int) -> None:

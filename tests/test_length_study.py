@@ -127,11 +127,28 @@ def json_length(root) -> int:
 
 
 def test_a_queue_with_one_bad_run_name_stops_before_training_any(tmp_path):
+    script = _script()
+    with pytest.raises(SystemExit, match=r"run 'chiar/vh-seed1': expected CATEGORY/VARIANT-seedS with CATEGORY one of"):
+        script.main(["train", str(tmp_path), "chair/vh-seed0", "chiar/vh-seed1", "--length", "10"])
+    assert not any(tmp_path.iterdir())
+
+
+def test_two_queues_share_their_runs_a_held_run_is_skipped(tmp_path, capsys):
+    """`train` skips a run whose folder another process holds (here: this test, by its lock), so two processes
+    given the same list never train one run twice."""
+    from igan_lite.infra.folder_lock import locked
+    script = _script()
+    with locked(tmp_path / "chair" / "vh-seed0"):
+        assert script.main(["train", str(tmp_path), "chair/vh-seed0", "--length", "10", "--score"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped chair/vh-seed0: " in out and "is being written by pid" in out
+    assert sorted(p.name for p in (tmp_path / "chair" / "vh-seed0").iterdir()) == [".lock"]  # nothing trained
+
+
+def _script():
     import importlib.util
     from pathlib import Path
     spec = importlib.util.spec_from_file_location("length_study_script", Path(__file__).parents[1] / "scripts" / "length_study.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    with pytest.raises(SystemExit, match=r"run 'chiar/vh-seed1': expected CATEGORY/VARIANT-seedS with CATEGORY one of"):
-        script.main(["train", str(tmp_path), "chair/vh-seed0", "chiar/vh-seed1", "--length", "10"])
-    assert not any(tmp_path.iterdir())
+    return script
