@@ -1,6 +1,7 @@
 """The training-length study (docs/experiments.md, "Training length"; igan_lite/experiments/length_study.py).
 
     python scripts/length_study.py train RUNS/lite chair/iggan-seed0 --length L --score  # train (or resume), score
+    python scripts/length_study.py train RUNS/lite --all --length L --score  # the whole study; run two of these
     python scripts/length_study.py pilot RUNS/lite/chair/iggan-seed0     # validation curve, and L by the rule
     python scripts/length_study.py score RUNS/lite --length L            # test scores of every run's snapshots
     python scripts/length_study.py ship RUNS/lite --length L             # slim copies of finished runs -> checkpoints/
@@ -8,7 +9,8 @@
     python scripts/length_study.py figure1 RUNS/lite --length L          # Figure 1 lite at 500 steps and at L
 
 `train` runs `igan_lite.training.train` with the lite recipe, the variant's overrides (experiments/grid.py),
-`steps` L and a generator snapshot every 250 steps, resuming a run whose checkpoint exists. Scores are cached in
+`steps` L and a generator snapshot every 250 steps, resuming a run whose checkpoint exists and skipping one that
+another process is training, so two processes given the same runs share them. Scores are cached in
 each run's scores/ folder, so every command can be stopped and run again.
 """
 from __future__ import annotations
@@ -132,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("command", choices=("train", "pilot", "score", "ship", "table", "figure1"))
     a.add_argument("path", type=Path, help="the pilot's run folder (pilot), or the study's runs root")
     a.add_argument("runs", nargs="*", help="train: CATEGORY/VARIANT-seedS, e.g. chair/iggan-nodom-seed1")
+    a.add_argument("--all", action="store_true", help="train: every run of the study, chair first (study_order)")
     a.add_argument("--length", type=int, default=None, help="L, as `pilot` chose it (train: the steps to train to)")
     a.add_argument("--score", action="store_true", help="train: score each run's snapshots on the test split once it "
                    "reaches L, before the next run starts (as `score` does)")
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.length is None:
         a.error(f"{args.command} needs --length (from `pilot`; the pilot itself trains to 2000)")
-    {"train": lambda: train(args.path, args.runs, args.length, args.score), "score": lambda: score(args.path, args.length),
+    {"train": lambda: train(args.path, args.runs + (study.study_order() if args.all else []), args.length, args.score), "score": lambda: score(args.path, args.length),
      "ship": lambda: ship(args.path, args.length), "table": lambda: table(args.path, args.length),
      "figure1": lambda: figure1(args.path, args.length)}[args.command]()
     return 0

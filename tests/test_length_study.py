@@ -152,3 +152,10 @@ def _script():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script
+
+
+def test_the_study_order_holds_every_run_once_chair_first():
+    from igan_lite.experiments.length_study import study_order
+    order = study_order()
+    assert len(set(order)) == len(order) == 36 and order[0] == "chair/iggan-seed0"
+    assert all(o.startswith("chair/") for o in order[:18]) and len(_script().parse_runs(order)) == 36

@@ -88,6 +88,15 @@ def choose_length(curve: dict[int, float], candidates=CANDIDATES, cap: int = CAP
     return cap
 
 
+SEEDS = (0, 1, 2)
+
+
+def study_order() -> list[str]:
+    """Every run of the study as CATEGORY/VARIANT-seedS, in the order `train --all` takes them: chair before table
+    (a partial study is already a result), within a category the results table's rows, seeds in order."""
+    return [f"{c}/{v.key}-seed{s}" for c in CATEGORIES for v in VARIANTS for s in SEEDS]
+
+
 def study_runs(root: str | Path):
     """(category, Variant, seed, run folder) of every study run under ROOT/<category>/<variant>-seed<s>."""
     root = Path(root)
