@@ -52,21 +52,27 @@ def parse_runs(specs: list[str]) -> list[tuple[str, object, int]]:
 
 def train(root: Path, specs: list[str], length: int, then_score: bool = False) -> None:
     """Each run in turn, trained (or resumed) to L and, with `then_score`, scored. A queue: a run another process
-    holds (its folder's lock) is skipped, so two processes given the same list share its runs."""
+    holds (its folder's lock) is skipped, so two processes given the same list share its runs; a run that diverges
+    is recorded (length_study.mark_diverged), scored where it got to, and never trained again."""
     nets = None
     for category, v, seed in parse_runs(specs):
         out = root / category / f"{v.key}-seed{seed}"
+        if (died := study.diverged_at(out)) is not None:
+            print(f"skipped {category}/{out.name}: it diverged after step {died} ({study.diverged_file(out)})", flush=True)
+            continue
         p = get_preset("lite", steps=length, sample_every=study.SNAPSHOT_EVERY, **v.overrides)
         try:
-            train_run(v.method, category, p, out, seed, resume=(out / "checkpoint.pt").is_file())
+            try:
+                train_run(v.method, category, p, out, seed, resume=(out / "checkpoint.pt").is_file())
+            except TrainingDiverged as e:  # counted by `rows` as failed from the step it reached on
+                print(f"failed {category}/{out.name}: {e}", flush=True)
+                study.mark_diverged(out, str(e))
             if then_score:
                 with locked(out):
                     nets = nets or (feature_net(get_preset("lite")), load_fid_net(True))
                     score_run(category, v, seed, out, length, nets)
         except FolderBusy as e:
             print(f"skipped {category}/{out.name}: {e}", flush=True)
-        except TrainingDiverged as e:  # reported, and counted by `rows` at the steps it reached
-            print(f"failed {category}/{out.name}: {e}", flush=True)
 
 
 def table(root: Path, length: int) -> None:

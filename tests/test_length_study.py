@@ -159,3 +159,22 @@ def test_the_study_order_holds_every_run_once_chair_first():
     order = study_order()
     assert len(set(order)) == len(order) == 36 and order[0] == "chair/iggan-seed0"
     assert all(o.startswith("chair/") for o in order[:18]) and len(_script().parse_runs(order)) == 36
+
+
+def test_a_diverged_run_is_counted_as_failed_never_dropped(run, tmp_path, capsys):
+    """A run the queue recorded as diverged gets rows without scores, marked failed, from the step it reached on;
+    the queue does not train it again; it ships like a finished one, and the shipped copy gives the same rows
+    (2-step smoke run, L = 4 here)."""
+    import shutil
+
+    from igan_lite.experiments.length_study import mark_diverged, rows, ship_run
+    full = shutil.copytree(run, tmp_path / "runs" / "chair" / "iggan-seed0")
+    assert rows(tmp_path / "runs", 4) == []  # unfinished, unscored: nothing to count yet
+    assert mark_diverged(full, "loss is nan at step 3")["step"] == 2
+    (found,) = rows(tmp_path / "runs", 4)
+    assert found["steps"] == 4 and found["failed"] == "diverged after step 2" and found["fid"] != found["fid"]  # NaN
+    shipped = ship_run(full, tmp_path / "shipped" / "chair" / "iggan-seed0", 4)
+    assert (shipped / "scores" / "diverged.json").is_file()
+    assert [r["failed"] for r in rows(tmp_path / "shipped", 4)] == ["diverged after step 2"]
+    assert _script().main(["train", str(tmp_path / "runs"), "chair/iggan-seed0", "--length", "4"]) == 0
+    assert "skipped chair/iggan-seed0: it diverged after step 2" in capsys.readouterr().out

@@ -142,9 +142,9 @@ def length_markdown(csv_path: str | Path, noise: dict) -> str:
              f"Preset `lite`, float32, trained to L = {length:,} steps (L chosen on the validation split by the pilot), "
              f"scored on the test split (n = {int(records[0]['n'])}) at {steps} steps; {progress(records, length)}. "
              "Cells: mean ± std (min-max) over seeds; collapsed: `diagnostics.collapsed`; failed: a worse FID than random "
-             "boxes; all counted in every mean. Verdicts, by the results table's rule: win (IG-GAN, or the full recipe "
+             "boxes, or diverged before the step; all counted. Verdicts, by the results table's rule: win (IG-GAN, or the full recipe "
              "against an ablation, better: seed ranges apart by more than the evaluation's noise), loss (worse), tie "
-             "(closer ranges), open (under two seeds a side).",
+             "(closer ranges), open (under two seeds a side), unscored (a run has no score there: it diverged).",
              *table(records, length), "", *claims(records, length, noise), END]
     return "\n".join(lines)
 

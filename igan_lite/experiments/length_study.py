@@ -22,6 +22,7 @@ from igan_lite.evaluation.evaluate import (ImageScorer, choose_threshold, featur
 from igan_lite.experiments.grid import VARIANTS
 from igan_lite.experiments.results_table import failed_to_learn
 from igan_lite.infra.files import write_text_atomic
+from igan_lite.training import checkpoint
 from igan_lite.training.run_folder import RunFolder, export_run, load_generator, read_config, read_metrics
 
 CATEGORIES = ("chair", "table")
@@ -108,25 +109,47 @@ def study_runs(root: str | Path):
                     yield category, v, int(seed), folder
 
 
+def diverged_file(run: Path) -> Path:
+    """Where the queue records that RUN diverged (scripts/length_study.py train): it is not trained again."""
+    return Path(run) / "scores" / "diverged.json"
+
+
+def mark_diverged(run: str | Path, error: str) -> dict:
+    """Record that RUN diverged (training.train raised TrainingDiverged) after its last good checkpoint."""
+    saved = RunFolder(run).checkpoint
+    record = {"step": int(checkpoint.load(saved)["step"]) if saved.is_file() else 0, "error": error}
+    diverged_file(run).parent.mkdir(exist_ok=True)
+    write_text_atomic(diverged_file(run), json.dumps(record, indent=2))
+    return record
+
+
+def diverged_at(run: Path) -> int | None:
+    """The last good step of a run that diverged; None for one that did not."""
+    path = diverged_file(run)
+    return json.loads(path.read_text())["step"] if path.is_file() else None
+
+
 def rows(root: str | Path, length: int, references: list[dict] = ()) -> list[dict]:
     """One row per run and scored step (SCORED up to `length`, and `length`): its test scores, whether the run
-    had collapsed by then (diagnostics.collapsed over the steps before it), and whether it had failed to learn
-    (results_table.failed_to_learn: a worse FID than the `references`' random boxes of its category)."""
+    had collapsed by then (diagnostics.collapsed over the steps before it), and whether it had failed: a worse FID
+    than the `references`' random boxes of its category (results_table.failed_to_learn), or diverged before the
+    step (a row without scores: counted, never dropped)."""
     out = []
     for category, v, seed, run in study_runs(root):
-        metrics = read_metrics(run)
+        metrics, died = read_metrics(run), diverged_at(run)
         for step in scored_steps(length):
             cached = score_file(run, step)
-            if not cached.is_file():
+            if not cached.is_file() and (died is None or step <= died):
                 continue
-            s = json.loads(cached.read_text())
+            s = json.loads(cached.read_text()) if cached.is_file() else {"n": N, "threshold": np.nan}
             out.append({"variant": v.key, "row": v.label, "category": category, "seed": seed, "preset": "lite",
                         "steps": step, "n": s["n"], "split": "test", "threshold": s["threshold"],
                         **{m: s.get(m, np.nan) for m in ("fid", "kid", "fd_lite", "nearest_iou", "cov", "mmd", "1nna")},
                         "collapsed": " ".join(collapsed([r for r in metrics if r["step"] <= step])),
-                        "f_schedule": "run-ahead" if v.method == "iggan" else "serial", "run": f"{category}/{run.name}@{step}"})
-    failed = failed_to_learn(out, list(references), "fid")
-    return [{**r, "failed": "worse FID than random boxes" if r["run"] in failed else ""} for r in out]
+                        "f_schedule": "run-ahead" if v.method == "iggan" else "serial", "run": f"{category}/{run.name}@{step}",
+                        "failed": f"diverged after step {died}" if died is not None and step > died else ""})
+    worse = failed_to_learn(out, list(references), "fid")
+    return [{**r, "failed": r["failed"] or ("worse FID than random boxes" if r["run"] in worse else "")} for r in out]
 
 
 def scored_steps(length: int) -> list[int]:
@@ -135,14 +158,15 @@ def scored_steps(length: int) -> list[int]:
 
 
 def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
-    """What the repository keeps of a finished study run (the 80 MB budget of issue 31): the final generator in
-    float16 without D, R or the optimisers (run_folder.export_run), its last sample grid, its test scores, and
-    metrics.jsonl thinned to every SHIPPED_LOG_EVERY-th step plus the COLLAPSE_WINDOW steps before each scored
+    """What the repository keeps of a finished (or diverged) study run (the 80 MB budget of issue 31): the final
+    generator in float16 without D, R or the optimisers (run_folder.export_run), its last sample grid, its test
+    scores (and diverged.json), and metrics.jsonl thinned to every SHIPPED_LOG_EVERY-th step plus the COLLAPSE_WINDOW steps before each scored
     step, so `rows` finds the same collapse verdicts in the shipped folder as in the full one."""
     run, out = Path(run), Path(out)
-    if not RunFolder(run).finished(length):
+    died = diverged_at(run)
+    if died is None and not RunFolder(run).finished(length):
         raise ValueError(f"{run} has not reached L = {length} steps: train it to L before shipping it")
-    steps = scored_steps(length)
+    steps = [s for s in scored_steps(length) if died is None or s <= died]
     missing = [s for s in steps if not score_file(run, s).is_file()]
     if missing:
         raise FileNotFoundError(f"{run} has no test score at steps {missing}: run `score` before shipping it")
@@ -151,6 +175,6 @@ def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
     kept = [r for r in read_metrics(run) if r["step"] % SHIPPED_LOG_EVERY == 0 or any(r["step"] in w for w in windows)]
     write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
     (out / "scores").mkdir(exist_ok=True)
-    for s in steps:
-        write_text_atomic(score_file(out, s), score_file(run, s).read_text())
+    for path in [score_file(run, s) for s in steps] + ([diverged_file(run)] if died is not None else []):
+        write_text_atomic(out / "scores" / path.name, path.read_text())
     return out
