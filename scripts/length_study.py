@@ -77,11 +77,13 @@ def train(root: Path, specs: list[str], length: int, then_score: bool = False) -
 
 def table(root: Path, length: int) -> None:
     grid_csv = ROOT / "figures" / "results_lite.csv"
-    records = study.rows(root, length, read_csv(grid_csv)[1])  # failed: against the grid's random boxes
+    references = [{**r, **{k: int(r[k]) for k in ("seed", "steps", "n")}}  # the grid's, as it wrote them
+                  for r in read_csv(grid_csv)[1] if r["category"] in study.CATEGORIES]
+    records = study.rows(root, length, references)  # failed: against the grid's random boxes
     if not records:
         raise SystemExit(f"no scored snapshot under {root}: run `score` first")
     out = ROOT / "figures"
-    write_csv(records, out / "length_study_lite.csv")
+    write_csv(records + references, out / "length_study_lite.csv")
     for category in study.CATEGORIES:
         print("written", report.curves_figure(records, category, out / f"length_study_{category}.png"))
     noise = noise_margins(noise_file(grid_csv, "lite"))

@@ -104,9 +104,9 @@ def claims(records: list[dict], length: int, noise: dict) -> list[str]:
     return lines
 
 
-def table(records: list[dict], length: int) -> list[str]:
+def table(records: list[dict], length: int, references: list[dict] = ()) -> list[str]:
     """Per category and variant: seeds, collapsed and failed runs, and TABLED scores as mean ± std (min-max) over
-    seeds, at EARLY steps and at L."""
+    seeds, at EARLY steps and at L; then the category's `references` (untrained, random boxes, real shapes)."""
     steps = (EARLY, length)
     head = " | ".join(f"{METRICS[m]} at {s:,}" for m in TABLED for s in steps)
     lines = []
@@ -120,6 +120,10 @@ def table(records: list[dict], length: int) -> list[str]:
             count = lambda column: " / ".join(str(sum(bool(r[column]) for r in at[s])) for s in steps)  # noqa: E731
             cells = [format_cell(cell(at[s], m), len(at[s]), DIGITS.get(m, 3)) for m in TABLED for s in steps]
             lines.append(f"| {v.label} | {len(at[length])} | {count('collapsed')} | {count('failed')} | " + " | ".join(cells) + " |")
+        for r in references:
+            if r["category"] == category:
+                cells = [format_cell(cell([r], m), 1, DIGITS.get(m, 3)) for m in TABLED for _ in steps]
+                lines.append(f"| {r['row']} (reference) | | | | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -133,7 +137,7 @@ def progress(records: list[dict], length: int) -> str:
 
 def length_markdown(csv_path: str | Path, noise: dict) -> str:
     """The block for README.md and notebook 06, from the study's csv (`scripts/length_study.py table`)."""
-    records, _ = read_csv(csv_path)
+    records, references = read_csv(csv_path)
     length = int(max(r["steps"] for r in records))
     steps = ", ".join(f"{s:,}" for s in sorted({int(r["steps"]) for r in records}))
     csv_path = Path(csv_path)
@@ -145,7 +149,7 @@ def length_markdown(csv_path: str | Path, noise: dict) -> str:
              "boxes, or diverged before the step; all counted. Verdicts, by the results table's rule: win (IG-GAN, or the full recipe "
              "against an ablation, better: seed ranges apart by more than the evaluation's noise), loss (worse), tie "
              "(closer ranges), open (under two seeds a side), unscored (a run has no score there: it diverged).",
-             *table(records, length), "", *claims(records, length, noise), END]
+             *table(records, length, references), "", *claims(records, length, noise), END]
     return "\n".join(lines)
 
 
