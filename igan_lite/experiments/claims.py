@@ -139,6 +139,12 @@ def collapses(records: list[dict], references: list[dict]) -> str:
             "`results_table.failed_to_learn`; all counted in every mean): " + "; ".join(counts) + ".")
 
 
+def as_named(csv_path: str | Path) -> str:
+    """A results csv named as the repository holds it (figures/NAME), whichever folder it is read from."""
+    csv_path = Path(csv_path)
+    return f"figures/{csv_path.name}" if csv_path.parent.name == "figures" else csv_path.as_posix()
+
+
 def noise_file(csv_path: str | Path, preset: str) -> Path:
     """The evaluation-noise file beside a results csv (scripts/evaluation_noise.py writes it)."""
     return Path(csv_path).with_name(f"evaluation_noise_{preset}.json")
@@ -161,9 +167,7 @@ def claims_markdown(csv_path: str | Path) -> str:
     p = records[0]
     noise = noise_margins(noise_file(csv_path, p["preset"]))
     lead = headline(records)
-    csv_path = Path(csv_path)  # named as the repository holds it (figures/...), whichever folder it is read from
-    shown = f"figures/{csv_path.name}" if csv_path.parent.name == "figures" else csv_path.as_posix()
-    lines = [f"{START} (written by `igan-lite claims` from `{shown}`; do not edit) -->",
+    lines = [f"{START} (written by `igan-lite claims` from `{as_named(csv_path)}`; do not edit) -->",
              f"Preset `{p['preset']}`, {int(p['steps'])} steps, scored on the test split (n = {int(p['n'])}); "
              f"{len(have & wanted)} of the full grid's {len(wanted)} runs are in the table. {rule(noise, scores(records))}", "",
              *comparison(records, noise), against_the_paper(records, lead, noise.get(lead, 0.0)),

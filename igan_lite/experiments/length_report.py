@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igan_lite.experiments.claims import LABELS, outcome, scores
+from igan_lite.experiments.claims import LABELS, as_named, outcome, scores
 from igan_lite.experiments.grid import METRICS, VARIANTS
 from igan_lite.experiments.figure1 import category_meshes, draw
 from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot
@@ -140,9 +140,7 @@ def length_markdown(csv_path: str | Path, noise: dict) -> str:
     records, references = read_csv(csv_path)
     length = int(max(r["steps"] for r in records))
     steps = ", ".join(f"{s:,}" for s in sorted({int(r["steps"]) for r in records}))
-    csv_path = Path(csv_path)
-    shown = f"figures/{csv_path.name}" if csv_path.parent.name == "figures" else csv_path.as_posix()
-    lines = [f"{START} (written by `python scripts/length_study.py table` from `{shown}`; do not edit) -->",
+    lines = [f"{START} (written by `python scripts/length_study.py table` from `{as_named(csv_path)}`; do not edit) -->",
              f"Preset `lite`, float32, trained to L = {length:,} steps (L chosen on the validation split by the pilot), "
              f"scored on the test split (n = {int(records[0]['n'])}) at {steps} steps; {progress(records, length)}. "
              "Cells: mean ± std (min-max) over seeds; collapsed: `diagnostics.collapsed`; failed: a worse FID than random "
