@@ -29,8 +29,9 @@ def curves_figure(records: list[dict], category: str, path: str | Path, scores=(
     from matplotlib.figure import Figure  # no pyplot: the process's backend stays as it is
 
     if not any(r["category"] == category for r in records):
-        fig = Figure(figsize=(4.2 * len(scores), 0.8))
-        fig.text(0.5, 0.5, f"{category}: no run of the length study has reached L yet", ha="center", va="center")
+        fig = Figure(figsize=(6.0, 0.5))  # shown as wide as the curves: large enough to read there
+        fig.text(0.5, 0.5, f"{category}: no run of the length study has reached L yet", ha="center", va="center",
+                 fontsize=11)
         fig.savefig(path, dpi=110)
         return Path(path)
     fig = Figure(figsize=(4.2 * len(scores), 3.6))
