@@ -69,7 +69,7 @@ def train(root: Path, specs: list[str], length: int, then_score: bool = False) -
                 study.mark_diverged(out, str(e))
             if then_score:
                 with locked(out):
-                    nets = nets or (feature_net(get_preset("lite")), load_fid_net(True))
+                    nets = nets or scoring_nets()
                     score_run(category, v, seed, out, length, nets)
         except FolderBusy as e:
             print(f"skipped {category}/{out.name}: {e}", flush=True)
@@ -95,8 +95,13 @@ def figure1(root: Path, length: int) -> None:
     print("written", report.figure1_length(root, length, ROOT / "figures" / "fig1_length_lite.png"))
 
 
+def scoring_nets() -> tuple:
+    """(FeatureNet, Inception) of the lite preset, loaded once per command and shared by every score."""
+    return feature_net(get_preset("lite")), load_fid_net(True)
+
+
 def pilot(run: Path) -> None:
-    nets = (feature_net(get_preset("lite")), load_fid_net(True))
+    nets = scoring_nets()
     steps = sorted(int(p.stem.split("_")[1]) for p in (run / "generators").glob("step_*.pt"))
     curve = {}
     for step in [s for s in steps if s >= 500]:
@@ -114,7 +119,7 @@ def pilot(run: Path) -> None:
 
 
 def score(root: Path, length: int) -> None:
-    nets = (feature_net(get_preset("lite")), load_fid_net(True))
+    nets = scoring_nets()
     for category, v, seed, run in study.study_runs(root):
         score_run(category, v, seed, run, length, nets)
 
