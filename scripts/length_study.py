@@ -102,7 +102,7 @@ def scoring_nets() -> tuple:
 
 def pilot(run: Path) -> None:
     nets = scoring_nets()
-    steps = sorted(int(p.stem.split("_")[1]) for p in (run / "generators").glob("step_*.pt"))
+    steps = study.snapshot_steps(run)
     curve = {}
     for step in [s for s in steps if s >= 500]:
         curve[step] = study.score_snapshot(run, step, "validation", nets=nets)["fid"]
@@ -125,11 +125,11 @@ def score(root: Path, length: int) -> None:
 
 
 def score_run(category: str, v, seed: int, run: Path, length: int, nets) -> None:
-    for step in study.scored_steps(length):
-        if (run.joinpath("generators", f"step_{step:06d}.pt")).is_file():
-            s = study.score_snapshot(run, step, "test", nets=nets)
-            print(f"{category}/{v.key}-seed{seed} step {step}: FID {s['fid']:.2f}, KID {s['kid']:.4f}, "
-                  f"FD-lite {s['fd_lite']:.2f}, nearest IoU {s['nearest_iou']:.3f}", flush=True)
+    saved = study.snapshot_steps(run)
+    for step in [s for s in study.scored_steps(length) if s in saved]:
+        s = study.score_snapshot(run, step, "test", nets=nets)
+        print(f"{category}/{v.key}-seed{seed} step {step}: FID {s['fid']:.2f}, KID {s['kid']:.4f}, "
+              f"FD-lite {s['fd_lite']:.2f}, nearest IoU {s['nearest_iou']:.3f}", flush=True)
 
 
 def ship(root: Path, length: int) -> None:

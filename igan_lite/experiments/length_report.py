@@ -14,7 +14,7 @@ import numpy as np
 from igan_lite.experiments.claims import LABELS, as_named, outcome, scores
 from igan_lite.experiments.grid import METRICS, VARIANTS
 from igan_lite.experiments.figure1 import category_meshes, draw
-from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot
+from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot, study_order
 from igan_lite.experiments.results_table import DIGITS, by_variant, cell, compare, format_cell, read_csv
 
 START, END = "<!-- LENGTH:START", "<!-- LENGTH:END -->"
@@ -133,7 +133,7 @@ def progress(records: list[dict], length: int) -> str:
     done = {(r["category"], r["variant"], int(r["seed"])) for r in records if r["steps"] == length}
     per = [f"{c}: " + (", ".join(f"{LABELS[v.key]} {n}" for v in VARIANTS if (n := sum(k[:2] == (c, v.key) for k in done)))
                        or "none") for c in CATEGORIES]
-    return f"{len(done)} of the study's {len(CATEGORIES) * len(VARIANTS) * 3} runs have reached L ({'; '.join(per)})"
+    return f"{len(done)} of the study's {len(study_order())} runs have reached L ({'; '.join(per)})"
 
 
 def length_markdown(csv_path: str | Path, noise: dict) -> str:

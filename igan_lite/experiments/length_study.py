@@ -42,6 +42,11 @@ def snapshot(run: Path, step: int) -> Path:
     return path
 
 
+def snapshot_steps(run: Path) -> list[int]:
+    """The steps RUN saved a generator snapshot at (RunFolder.snapshots), in order."""
+    return [int(path.stem.split("_")[1]) for path in RunFolder(run).snapshots()]
+
+
 def score_file(run: Path, step: int, split: str = "test") -> Path:
     """Where score_snapshot caches the scores of RUN's snapshot at `step` on `split`."""
     return Path(run) / "scores" / f"{split}-step_{step:06d}.json"
