@@ -101,7 +101,7 @@ def test_docs_quote_the_shipped_pilots_test_scores():
 def test_the_shipped_csv_and_readme_block_are_what_the_shipped_runs_give():
     """figures/length_study_lite.csv holds exactly the rows `length_study.rows` reads from checkpoints/length_lite
     (a run shipped since needs `scripts/length_study.py table`), and README's length block is the one
-    length_report writes from that csv."""
+    length_report writes from that csv, as is docs/experiments.md's."""
     import math
     from pathlib import Path
 
@@ -122,7 +122,8 @@ def test_the_shipped_csv_and_readme_block_are_what_the_shipped_runs_give():
     for new, old in zip(fresh, shipped):
         assert all(same(old[k], v) or same(v, old[k]) for k, v in new.items()), (new, old)
     noise = noise_margins(noise_file(grid_csv, "lite"))
-    assert readme_block(root / "README.md", BLOCK) == length_markdown(figures / "length_study_lite.csv", noise)
+    for doc in (root / "README.md", root / "docs" / "experiments.md"):
+        assert readme_block(doc, BLOCK) == length_markdown(figures / "length_study_lite.csv", noise), doc
 
 
 def json_length(root) -> int:
@@ -171,12 +172,15 @@ def test_a_diverged_run_is_counted_as_failed_never_dropped(run, tmp_path, capsys
     (2-step smoke run, L = 4 here)."""
     import shutil
 
+    from igan_lite.experiments.length_report import courses
     from igan_lite.experiments.length_study import mark_diverged, rows, ship_run
     full = shutil.copytree(run, tmp_path / "runs" / "chair" / "iggan-seed0")
     assert rows(tmp_path / "runs", 4) == []  # unfinished, unscored: nothing to count yet
     assert mark_diverged(full, "loss is nan at step 3")["step"] == 2
     (found,) = rows(tmp_path / "runs", 4)
     assert found["steps"] == 4 and found["failed"] == "diverged after step 2" and found["fid"] != found["fid"]  # NaN
+    (line,) = courses([found], 4)[1:]
+    assert "seed 0: unscored → unscored" in line and "failed at L: 1 of 1" in line
     shipped = ship_run(full, tmp_path / "shipped" / "chair" / "iggan-seed0", 4)
     assert (shipped / "scores" / "diverged.json").is_file()
     assert [r["failed"] for r in rows(tmp_path / "shipped", 4)] == ["diverged after step 2"]

@@ -128,6 +128,33 @@ def table(records: list[dict], length: int, references: list[dict] = ()) -> list
     return lines
 
 
+def courses(records: list[dict], length: int) -> list[str]:
+    """Per category and variant with runs at L: each seed's FID at EARLY steps and at L, and in how many seeds FID
+    ended better than at EARLY steps, improved at every scored step, and failed or collapsed at L."""
+    lines = []
+    for category in sorted({r["category"] for r in records}):
+        for v in VARIANTS:
+            mine = [r for r in records if (r["category"], r["variant"]) == (category, v.key)]
+            seeds = sorted({int(r["seed"]) for r in mine if r["steps"] == length})
+            if seeds:
+                lines.append(f"  - {category}, {v.label}: " + course(mine, seeds, length))
+    return ["- **Each method's FID from 500 steps to L**, seed by seed:", *lines] if lines else []
+
+
+def course(runs: list[dict], seeds: list[int], length: int) -> str:
+    """One variant's line of `courses` (a diverged run's FID is NaN from the step it reached on: never better)."""
+    fid = {s: dict(sorted((r["steps"], r["fid"]) for r in runs if int(r["seed"]) == s)) for s in seeds}
+    at_l = {s: next(r for r in runs if int(r["seed"]) == s and r["steps"] == length) for s in seeds}
+    early = {s: fid[s].get(EARLY, np.nan) for s in seeds}
+    shown = lambda x: "unscored" if np.isnan(x) else f"{x:.1f}"  # noqa: E731
+    of = lambda flags: f"{sum(flags)} of {len(seeds)}"  # noqa: E731
+    return ("; ".join(f"seed {s}: {shown(early[s])} → {shown(fid[s][length])}" for s in seeds)
+            + f". Better at L than at {EARLY} steps in {of(fid[s][length] < early[s] for s in seeds)} seeds, "
+            f"at every scored step in {of(bool(np.all(np.diff(list(fid[s].values())) < 0)) for s in seeds)}; "
+            f"failed at L: {of(bool(at_l[s]['failed']) for s in seeds)}; "
+            f"collapsed at L: {of(bool(at_l[s]['collapsed']) for s in seeds)}.")
+
+
 def progress(records: list[dict], length: int) -> str:
     """How many of the study's runs have reached L, per category and variant."""
     done = {(r["category"], r["variant"], int(r["seed"])) for r in records if r["steps"] == length}
@@ -148,14 +175,14 @@ def length_markdown(csv_path: str | Path, noise: dict) -> str:
              "boxes, or diverged before the step; all counted. Verdicts, by the results table's rule: win (IG-GAN, or the full recipe "
              "against an ablation, better: seed ranges apart by more than the evaluation's noise), loss (worse), tie "
              "(closer ranges), open (under two seeds a side), unscored (a run has no score there: it diverged).",
-             *table(records, length, references), "", *claims(records, length, noise), END]
+             *table(records, length, references), "", *claims(records, length, noise), *courses(records, length), END]
     return "\n".join(lines)
 
 
-def update_readme(readme: str | Path, csv_path: str | Path, noise: dict) -> None:
-    """Replace README's length block (between its markers) with what the study's csv says."""
-    readme = Path(readme)
-    text = readme.read_text()
+def write_block(doc: str | Path, csv_path: str | Path, noise: dict) -> None:
+    """Replace DOC's length block (between its markers: README.md, docs/experiments.md) with what the csv says."""
+    doc = Path(doc)
+    text = doc.read_text()
     if not BLOCK.search(text):
-        raise ValueError(f"{readme} has no length block: add the markers '{START} -->' ... '{END}' where it goes")
-    readme.write_text(BLOCK.sub(lambda _: length_markdown(csv_path, noise), text))
+        raise ValueError(f"{doc} has no length block: add the markers '{START} -->' ... '{END}' where it goes")
+    doc.write_text(BLOCK.sub(lambda _: length_markdown(csv_path, noise), text))
