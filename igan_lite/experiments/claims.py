@@ -197,13 +197,20 @@ def status_markdown(csv_path: str | Path) -> str:
 
 def update_readme(readme: str | Path, csv_path: str | Path) -> None:
     """Replace README's claims block and status sentence (between their markers) with what the csv says."""
-    readme = Path(readme)
-    text = readme.read_text()
-    for pattern, start in ((BLOCK, START), (STATUS, "<!-- STATUS:START")):
+    replace_blocks(readme, {(BLOCK, START): lambda: claims_markdown(csv_path),
+                            (STATUS, "<!-- STATUS:START"): lambda: status_markdown(csv_path)})
+
+
+def replace_blocks(doc: str | Path, blocks: dict) -> None:
+    """Replace each generated block of DOC, {(pattern, start marker): its writer}, after checking all are there."""
+    doc = Path(doc)
+    text = doc.read_text()
+    for pattern, start in blocks:
         if not pattern.search(text):
-            raise ValueError(f"{readme} has no {start[5:-6].lower()} block: add the markers '{start} -->' ... where it goes")
-    text = BLOCK.sub(lambda _: claims_markdown(csv_path), text)
-    readme.write_text(STATUS.sub(lambda _: status_markdown(csv_path), text))
+            raise ValueError(f"{doc} has no {start[5:-6].lower()} block: add the markers '{start} -->' ... where it goes")
+    for (pattern, _), write in blocks.items():
+        text = pattern.sub(lambda _: write(), text)
+    doc.write_text(text)
 
 
 def readme_block(readme: str | Path, pattern: re.Pattern = BLOCK) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igan_lite.experiments.claims import LABELS, as_named, outcome, scores
+from igan_lite.experiments.claims import LABELS, as_named, outcome, replace_blocks, scores
 from igan_lite.experiments.grid import METRICS, VARIANTS
 from igan_lite.experiments.figure1 import category_meshes, draw
 from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot, study_order
@@ -181,8 +181,4 @@ def length_markdown(csv_path: str | Path, noise: dict) -> str:
 
 def write_block(doc: str | Path, csv_path: str | Path, noise: dict) -> None:
     """Replace DOC's length block (between its markers: README.md, docs/experiments.md) with what the csv says."""
-    doc = Path(doc)
-    text = doc.read_text()
-    if not BLOCK.search(text):
-        raise ValueError(f"{doc} has no length block: add the markers '{START} -->' ... '{END}' where it goes")
-    doc.write_text(BLOCK.sub(lambda _: length_markdown(csv_path, noise), text))
+    replace_blocks(doc, {(BLOCK, START): lambda: length_markdown(csv_path, noise)})
