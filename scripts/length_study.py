@@ -87,9 +87,10 @@ def table(root: Path, length: int) -> None:
     for category in study.CATEGORIES:
         print("written", report.curves_figure(records, category, out / f"length_study_{category}.png"))
     noise = noise_margins(noise_file(grid_csv, "lite"))
+    block = report.length_markdown(out / "length_study_lite.csv", noise)
     for doc in (ROOT / "README.md", ROOT / "docs" / "experiments.md"):
-        report.write_block(doc, out / "length_study_lite.csv", noise)
-    print(report.length_markdown(out / "length_study_lite.csv", noise))
+        report.write_block(doc, block)
+    print(block)
 
 
 def figure1(root: Path, length: int) -> None:

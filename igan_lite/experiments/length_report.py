@@ -179,6 +179,7 @@ def length_markdown(csv_path: str | Path, noise: dict) -> str:
     return "\n".join(lines)
 
 
-def write_block(doc: str | Path, csv_path: str | Path, noise: dict) -> None:
-    """Replace DOC's length block (between its markers: README.md, docs/experiments.md) with what the csv says."""
-    replace_blocks(doc, {(BLOCK, START): lambda: length_markdown(csv_path, noise)})
+def write_block(doc: str | Path, block: str) -> None:
+    """Replace DOC's length block (between its markers: README.md, docs/experiments.md) with `block`
+    (length_markdown's)."""
+    replace_blocks(doc, {(BLOCK, START): lambda: block})
