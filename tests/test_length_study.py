@@ -3,7 +3,7 @@ claims, on made-up curves and records: nothing is trained here."""
 import pytest
 import torch
 
-from igan_lite.experiments.length_report import claims, table
+from igan_lite.experiments.length_report import claims, table, verdicts
 from igan_lite.experiments.length_study import choose_length, smoothed
 
 
@@ -36,9 +36,19 @@ def test_claims_name_the_verdicts_that_change_with_training_length():
     for s in range(3):
         rows += [record("iggan", s, 500, 100 + s), record("vh", s, 500, 101 + s),  # overlapping at 500: a tie
                  record("iggan", s, 1000, 50 + s), record("vh", s, 1000, 90 + s)]  # apart at L: a win
-    changed, unchanged = claims(rows, 1000, {})
-    assert "(1 of 4)" in changed and "chair, FID ↓: IG-GAN against the baselines: tie → win" in changed
-    assert "chair, nearest IoU ↑: IG-GAN against the baselines: tie" in unchanged
+    changed, *unchanged = claims(rows, 1000, {})
+    assert "(1 of 4 verdicts)" in changed and "chair, IG-GAN against the baselines, FID ↓: tie → win" in changed
+    assert unchanged == ["- **Unchanged**:", "  - chair, IG-GAN against the baselines: KID ↓ tie, FD-lite ↓ tie, nearest IoU ↑ tie."]
+
+
+def test_a_decided_pair_stays_visible_while_another_baseline_has_one_seed():
+    rows = [record("iggan", s, steps, 50 + s) for s in range(2) for steps in (500, 1000)]
+    rows += [record("vh", s, steps, 150 + s) for s in range(2) for steps in (500, 1000)]
+    rows += [record("ao", 0, steps, 160) for steps in (500, 1000)]  # AO's first seed: no range yet
+    found = verdicts([r for r in rows if r["steps"] == 1000], {})
+    assert found[("chair", "IG-GAN against the baselines")]["FID ↓"] == "open"
+    assert found[("chair", "IG-GAN against visual hull (PrGAN)")]["FID ↓"] == "win"
+    assert found[("chair", "IG-GAN against absorption only (PlatonicGAN)")]["FID ↓"] == "open"
 
 
 def test_the_table_counts_every_seed_collapses_and_failures_at_both_lengths():
