@@ -27,7 +27,12 @@ def outcome(found: dict[str, list[dict]], metric: str, noise: float = 0.0) -> st
     """IG-GAN against the projection baselines of one category: "win" (best mean, seed range apart from every
     baseline's), "loss" (a baseline's range wholly better), "tie" otherwise; "unscored" while a run lacks `metric`;
     None without IG-GAN or a baseline."""
-    results = list(against_baselines(found, metric, noise).values())
+    return combined(against_baselines(found, metric, noise))
+
+
+def combined(pairs: dict[str, str]) -> str | None:
+    """`outcome` from IG-GAN's verdict against each baseline (against_baselines)."""
+    results = list(pairs.values())
     if not results:
         return None
     if "unscored" in results:

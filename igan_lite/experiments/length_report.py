@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from igan_lite.experiments.claims import LABELS, against_baselines, as_named, outcome, replace_blocks, scores
+from igan_lite.experiments.claims import LABELS, against_baselines, as_named, combined, replace_blocks, scores
 from igan_lite.experiments.grid import METRICS, VARIANTS
 from igan_lite.experiments.figure1 import category_meshes, draw
 from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot, study_order
@@ -79,7 +79,7 @@ def figure1_length(root: str | Path, length: int, path: str | Path, n: int = 3) 
 
 def verdicts(records: list[dict], noise: dict) -> dict[tuple[str, str], dict[str, str]]:
     """{(category, comparison): {score: verdict}} for every verdict the claims state (claims.scores): IG-GAN against
-    the baselines together (claims.outcome, the results table's rule) and, where there are several, against each
+    the baselines together (claims.combined, the results table's rule) and, where there are several, against each
     on its own, so a decided pair stays visible while another baseline has under two seeds; and the full recipe
     against each ablation ("win": the ablation hurts; compare)."""
     found = {}
@@ -88,7 +88,7 @@ def verdicts(records: list[dict], noise: dict) -> dict[tuple[str, str], dict[str
         for metric in scores(records):
             noisy = noise.get(metric, 0.0)
             each = against_baselines(group, metric, noisy)
-            pairs = {"IG-GAN against the baselines": outcome(group, metric, noisy)}
+            pairs = {"IG-GAN against the baselines": combined(each)}
             pairs |= {f"IG-GAN against {LABELS[k]}": o for k, o in each.items()} if len(each) > 1 else {}
             pairs |= {f"the full recipe against {v.label}": compare(group["iggan"], group[v.key], metric, noisy)
                       for v in VARIANTS if v.ablation and "iggan" in group and v.key in group}
