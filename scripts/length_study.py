@@ -6,7 +6,7 @@
     python scripts/length_study.py score RUNS/lite --length L            # test scores of every run's snapshots
     python scripts/length_study.py ship RUNS/lite --length L             # slim copies of finished runs -> checkpoints/
     python scripts/length_study.py table checkpoints/length_lite --length L  # csv, curves, README's block
-    python scripts/length_study.py figure1 RUNS/lite --length L          # Figure 1 lite at 500 steps and at L
+    python scripts/length_study.py figure1 checkpoints/length_lite --length L  # Figure 1 lite at 500 steps and at L
 
 `train` runs `igan_lite.training.train` with the lite recipe, the variant's overrides (experiments/grid.py),
 `steps` L and a generator snapshot every 250 steps, resuming a run whose checkpoint exists and skipping one that
@@ -147,7 +147,8 @@ def ship(root: Path, length: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument("command", choices=("train", "pilot", "score", "ship", "table", "figure1"))
-    a.add_argument("path", type=Path, help="the pilot's run folder (pilot), or the study's runs root")
+    a.add_argument("path", type=Path, help="the pilot's run folder (pilot), the study's runs root, "
+                   "or (table, figure1) the shipped runs, checkpoints/length_lite")
     a.add_argument("runs", nargs="*", help="train: CATEGORY/VARIANT-seedS, e.g. chair/iggan-nodom-seed1")
     a.add_argument("--all", action="store_true", help="train: every run of the study, chair first (study_order)")
     a.add_argument("--length", type=int, default=None, help="L, as `pilot` chose it (train: the steps to train to)")

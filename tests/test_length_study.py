@@ -97,6 +97,34 @@ def test_a_shipped_run_gives_the_same_rows_as_the_full_one(run, tmp_path):
     assert "opt_g" not in torch.load(shipped / "checkpoint.pt") and (shipped / "samples.png").is_file()
 
 
+def test_figure1_at_both_lengths_is_drawn_from_the_shipped_runs_alone(run, tmp_path, monkeypatch):
+    """IG-GAN seed 0 ships its EARLY snapshot too (float16), so Figure 1 lite at EARLY steps and at L needs no run
+    folder that a fresh machine lacks (2-step smoke run, EARLY moved to step 1: its snapshot and test scores are
+    stand-ins made here)."""
+    import json
+    import shutil
+
+    from igan_lite.experiments import length_report, length_study
+
+    monkeypatch.setattr(length_study, "EARLY", 1)
+    monkeypatch.setattr(length_report, "EARLY", 1)
+    full = shutil.copytree(run, tmp_path / "runs" / "chair" / "iggan-seed0")
+    (full / "scores").mkdir()
+    for step in (1, 2):
+        (full / "scores" / f"test-step_{step:06d}.json").write_text(json.dumps({"n": 500, "threshold": 0.5}))
+    shutil.copy(full / "generators" / "step_000002.pt", full / "generators" / "step_000001.pt")  # a stand-in
+    monkeypatch.setattr(length_study, "scored_steps", lambda length: [1, 2])
+    shipped = length_study.ship_run(full, tmp_path / "shipped" / "chair" / "iggan-seed0", 2)
+    assert [p.name for p in (shipped / "generators").iterdir()] == ["step_000001.pt"]
+    weights = torch.load(shipped / "generators" / "step_000001.pt")["G"].values()
+    assert {w.dtype for w in weights if w.is_floating_point()} == {torch.float16}
+    path = length_report.figure1_length(tmp_path / "shipped", 2, tmp_path / "fig1.png")
+    assert path.stat().st_size > 10_000
+    other = length_study.ship_run(shutil.copytree(full, tmp_path / "runs" / "chair" / "vh-seed0"),
+                                  tmp_path / "shipped" / "chair" / "vh-seed0", 2)
+    assert not (other / "generators").exists()  # only Figure 1's run ships a snapshot
+
+
 def test_docs_quote_the_shipped_pilots_test_scores():
     """The pilot's test-split row in docs/experiments.md is the shipped scores, not typed numbers."""
     import json

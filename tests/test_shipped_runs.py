@@ -13,6 +13,7 @@ CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 STUDY = "length_lite"  # scripts/length_study.py ship
 BUDGET, STUDY_BUDGET = 160e6, 80e6  # bytes: every file under checkpoints/ but the study's, and the study's
 SHIPPED = sorted(CHECKPOINTS.glob("lite/*/*/checkpoint.pt")) + sorted(CHECKPOINTS.glob(f"{STUDY}/*/*/checkpoint.pt"))
+SNAPSHOTS = sorted(CHECKPOINTS.glob(f"{STUDY}/*/*/generators/*.pt"))  # Figure 1 lite's 500-step generators
 
 
 def test_checkpoints_fit_the_budget():
@@ -24,7 +25,7 @@ def test_checkpoints_fit_the_budget():
     assert study < STUDY_BUDGET, f"checkpoints/{STUDY} holds {study / 1e6:.1f} MB, over its {STUDY_BUDGET / 1e6:.0f} MB"
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parents[2].name}/{p.parent.parent.name}/{p.parent.name}")
+@pytest.mark.parametrize("path", SHIPPED + SNAPSHOTS, ids=lambda p: str(p.relative_to(CHECKPOINTS).parent))
 def test_a_shipped_run_is_slim(path):
     state = checkpoint.load(path)
     seed0 = path.parent.name.endswith("-seed0") and path.parents[2].name != STUDY

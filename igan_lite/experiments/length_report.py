@@ -14,13 +14,12 @@ import numpy as np
 from igan_lite.experiments.claims import LABELS, against_baselines, as_named, combined, replace_blocks, scores
 from igan_lite.experiments.grid import METRICS, VARIANTS
 from igan_lite.experiments.figure1 import category_meshes, draw
-from igan_lite.experiments.length_study import CATEGORIES, score_file, snapshot, study_order
+from igan_lite.experiments.length_study import CATEGORIES, EARLY, FIGURE_RUN, score_file, snapshot, study_order
 from igan_lite.experiments.results_table import DIGITS, by_variant, cell, compare, format_cell, read_csv
 
 START, END = "<!-- LENGTH:START", "<!-- LENGTH:END -->"
 BLOCK = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
 TABLED = ("fid", "kid", "nearest_iou")  # the scores of the table at 500 steps and at L
-EARLY = 500  # the results table's training length
 
 
 def curves_figure(records: list[dict], category: str, path: str | Path, scores=("fid", "kid", "fd_lite", "nearest_iou")):
@@ -61,17 +60,18 @@ def curves_figure(records: list[dict], category: str, path: str | Path, scores=(
 
 
 def figure1_length(root: str | Path, length: int, path: str | Path, n: int = 3) -> Path:
-    """Figure 1 lite at EARLY steps and at L: per category, the first n shapes of IG-GAN seed 0's snapshots at both
-    lengths (full run folders under ROOT, as `train` leaves them; f's level as each snapshot was scored), beside the
-    test split's first n shapes. No picking: the same latent codes at both lengths."""
+    """Figure 1 lite at EARLY steps and at L: per category, the first n shapes of IG-GAN seed 0 (FIGURE_RUN) from
+    its EARLY snapshot and its generator at L, beside the test split's first n shapes; f's level as each was scored.
+    ROOT holds run folders as `train` leaves them or as `ship` keeps them (checkpoints/length_lite). No picking:
+    the same latent codes at both lengths."""
     rows = {}
     for category in CATEGORIES:
-        run = Path(root) / category / "iggan-seed0"
+        run = Path(root) / category / FIGURE_RUN
         if not score_file(run, length).is_file():
             continue
-        for step in (EARLY, length):
+        for step, weights in ((EARLY, snapshot(run, EARLY)), (length, None)):  # None: the run's last checkpoint, at L
             level = json.loads(score_file(run, step).read_text())["threshold"]
-            rows[f"{category}, {step:,} steps"] = category_meshes(run, n, 0, snapshot(run, step), level)
+            rows[f"{category}, {step:,} steps"] = category_meshes(run, n, 0, weights, level)
     if not rows:
         raise FileNotFoundError(f"no IG-GAN seed 0 run under {root} is scored at L = {length}: train and score it first")
     return draw(rows, path)

@@ -21,13 +21,15 @@ from igan_lite.evaluation.evaluate import (ImageScorer, choose_threshold, featur
                                            render_views, score)
 from igan_lite.experiments.grid import VARIANTS
 from igan_lite.experiments.results_table import failed_to_learn
-from igan_lite.infra.files import write_text_atomic
+from igan_lite.infra.files import save_atomic, write_text_atomic
 from igan_lite.training import checkpoint
-from igan_lite.training.run_folder import RunFolder, export_run, load_generator, read_config, read_metrics
+from igan_lite.training.run_folder import RunFolder, export_run, halved, load_generator, read_config, read_metrics
 
 CATEGORIES = ("chair", "table")
 SNAPSHOT_EVERY = 250
 SCORED = (500, 1000, 2000, 4000)  # the steps every run is scored at (those it reached)
+EARLY = SCORED[0]  # the results table's training length
+FIGURE_RUN = "iggan-seed0"  # Figure 1 lite's run per category (length_report.figure1_length): ships its EARLY snapshot too
 CANDIDATES, CAP, GAIN = (1000, 2000), 4000, 0.05
 PILOT = ("chair", "iggan", 0)
 N = 500
@@ -162,11 +164,21 @@ def scored_steps(length: int) -> list[int]:
     return sorted({s for s in SCORED if s <= length} | {length})
 
 
+def ship_snapshot(run: str | Path, out: str | Path, step: int) -> Path:
+    """RUN's generator snapshot at `step`, in float16, into OUT/generators/ (where `snapshot` finds it)."""
+    state = checkpoint.load(snapshot(Path(run), step))
+    path = RunFolder(out).generators / f"step_{step:06d}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic({**state, "G": halved(state["G"])}, path)
+    return path
+
+
 def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
     """What the repository keeps of a finished (or diverged) study run (the 80 MB budget of issue 31): the final
     generator in float16 without D, R or the optimisers (run_folder.export_run), its last sample grid, its test
     scores (and diverged.json), and metrics.jsonl thinned to every SHIPPED_LOG_EVERY-th step plus the COLLAPSE_WINDOW steps before each scored
-    step, so `rows` finds the same collapse verdicts in the shipped folder as in the full one."""
+    step, so `rows` finds the same collapse verdicts in the shipped folder as in the full one. FIGURE_RUN also
+    keeps its EARLY snapshot, so Figure 1 lite at both lengths is drawn from the repository alone."""
     run, out = Path(run), Path(out)
     died = diverged_at(run)
     if died is None and not RunFolder(run).finished(length):
@@ -176,6 +188,8 @@ def ship_run(run: str | Path, out: str | Path, length: int) -> Path:
     if missing:
         raise FileNotFoundError(f"{run} has no test score at steps {missing}: run `score` before shipping it")
     export_run(run, out, proxy=False, half=True)
+    if run.name == FIGURE_RUN and EARLY in steps:
+        ship_snapshot(run, out, EARLY)
     windows = [range(s - COLLAPSE_WINDOW + 1, s + 1) for s in steps]
     kept = [r for r in read_metrics(run) if r["step"] % SHIPPED_LOG_EVERY == 0 or any(r["step"] in w for w in windows)]
     write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))

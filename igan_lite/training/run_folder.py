@@ -147,6 +147,11 @@ class RunFolder:
 EXPORTED = ("config", "step", "G", "R")  # what export_run keeps of a checkpoint: no D, no optimiser states
 
 
+def halved(weights: dict) -> dict:
+    """A state dict with its floating-point tensors in float16, half the bytes to ship (load_state_dict casts back)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in weights.items()}
+
+
 def checkpoint_path(run: str | Path) -> Path:
     return RunFolder(run).checkpoint
 
@@ -193,7 +198,7 @@ def export_run(run: str | Path, out: str | Path, proxy: bool = True, half: bool 
     kept = {k: state[k] for k in EXPORTED if k in state and (proxy or k != "R")}
     for net in ("G", "R"):
         if half and net in kept:
-            kept[net] = {k: v.half() if v.is_floating_point() else v for k, v in kept[net].items()}
+            kept[net] = halved(kept[net])
     copies = [(run.config_file, out.config_file), (run.metrics_file, out.metrics_file)]
     copies += [(run.evaluation_file, out.evaluation_file)] if run.evaluation_file.exists() else []
     grids = sorted(run.samples.glob("step_*.png"))
