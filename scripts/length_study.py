@@ -94,7 +94,14 @@ def table(root: Path, length: int) -> None:
 
 
 def figure1(root: Path, length: int) -> None:
-    print("written", report.figure1_length(root, length, ROOT / "figures" / "fig1_length_lite.png"))
+    """One figure per category, figures/fig1_length_lite_<category>.png, for those whose seed-0 run can draw it."""
+    for category in study.CATEGORIES:
+        try:
+            path = report.figure1_length(root, category, length, ROOT / "figures" / f"fig1_length_lite_{category}.png")
+        except FileNotFoundError as e:
+            print(f"not drawn: {e}")
+            continue
+        print("written", path)
 
 
 def scoring_nets() -> tuple:

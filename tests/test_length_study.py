@@ -118,7 +118,7 @@ def test_figure1_at_both_lengths_is_drawn_from_the_shipped_runs_alone(run, tmp_p
     assert [p.name for p in (shipped / "generators").iterdir()] == ["step_000001.pt"]
     weights = torch.load(shipped / "generators" / "step_000001.pt")["G"].values()
     assert {w.dtype for w in weights if w.is_floating_point()} == {torch.float16}
-    path = length_report.figure1_length(tmp_path / "shipped", 2, tmp_path / "fig1.png")
+    path = length_report.figure1_length(tmp_path / "shipped", "chair", 2, tmp_path / "fig1.png")
     assert path.stat().st_size > 10_000
     other = length_study.ship_run(shutil.copytree(full, tmp_path / "runs" / "chair" / "vh-seed0"),
                                   tmp_path / "shipped" / "chair" / "vh-seed0", 2)

@@ -59,21 +59,17 @@ def curves_figure(records: list[dict], category: str, path: str | Path, scores=(
     return Path(path)
 
 
-def figure1_length(root: str | Path, length: int, path: str | Path, n: int = 3) -> Path:
-    """Figure 1 lite at EARLY steps and at L: per category, the first n shapes of IG-GAN seed 0 (FIGURE_RUN) from
-    its EARLY snapshot and its generator at L, beside the test split's first n shapes; f's level as each was scored.
-    ROOT holds run folders as `train` leaves them or as `ship` keeps them (checkpoints/length_lite). No picking:
-    the same latent codes at both lengths."""
-    rows = {}
-    for category in CATEGORIES:
-        run = Path(root) / category / FIGURE_RUN
-        if not score_file(run, length).is_file():
-            continue
-        for step, weights in ((EARLY, snapshot(run, EARLY)), (length, None)):  # None: the run's last checkpoint, at L
-            level = json.loads(score_file(run, step).read_text())["threshold"]
-            rows[f"{category}, {step:,} steps"] = category_meshes(run, n, 0, weights, level)
-    if not rows:
-        raise FileNotFoundError(f"no IG-GAN seed 0 run under {root} is scored at L = {length}: train and score it first")
+def figure1_length(root: str | Path, category: str, length: int, path: str | Path, n: int = 3) -> Path:
+    """Figure 1 lite at EARLY steps and at L for one category: the first n shapes of IG-GAN seed 0 (FIGURE_RUN)
+    from its EARLY snapshot and its generator at L, beside the test split's first n shapes; f's level as each was
+    scored. ROOT holds run folders as `train` leaves them or as `ship` keeps them (checkpoints/length_lite). No
+    picking: the same latent codes at both lengths."""
+    run, rows = Path(root) / category / FIGURE_RUN, {}
+    if not score_file(run, length).is_file():
+        raise FileNotFoundError(f"{run} is not scored at L = {length}: train, score and ship it first")
+    for step, weights in ((EARLY, snapshot(run, EARLY)), (length, None)):  # None: the run's last checkpoint, at L
+        level = json.loads(score_file(run, step).read_text())["threshold"]
+        rows[f"{category}, {step:,} steps"] = category_meshes(run, n, 0, weights, level)
     return draw(rows, path)
 
 
