@@ -36,14 +36,14 @@ def curves_figure(records: list[dict], category: str, path: str | Path, scores=(
     fig = Figure(figsize=(4.2 * len(scores), 3.6))
     axes = fig.subplots(1, len(scores))
     for ax, metric in zip(axes, scores):
-        for v in VARIANTS:
+        for i, v in enumerate(VARIANTS):  # a method keeps its colour in every category's figure
             mine = [r for r in records if r["category"] == category and r["variant"] == v.key]
             steps = sorted({r["steps"] for r in mine})
             if not steps:
                 continue
             values = [[r[metric] for r in mine if r["steps"] == s] for s in steps]
             seeds = max(len(x) for x in values)
-            line, = ax.plot(steps, [np.mean(x) for x in values], marker="o",
+            line, = ax.plot(steps, [np.mean(x) for x in values], marker="o", color=f"C{i}",
                             label=f"{v.label} ({seeds} seed{'s' if seeds > 1 else ''})")
             ax.fill_between(steps, [min(x) for x in values], [max(x) for x in values], color=line.get_color(), alpha=0.15)
         ax.set_xscale("log", base=2)
