@@ -8,6 +8,7 @@ import torch
 
 from igan_lite.core.camera import Camera, CameraPrior
 from igan_lite.data.shapes import make_shape
+from igan_lite.render import renderer
 from igan_lite.render.renderer import RenderSettings, as_voxel_batch, render_voxels, voxels_to_mesh
 
 S64 = RenderSettings(image_size=64)
@@ -124,3 +125,18 @@ def test_a_renderer_starts_without_an_egl_error_where_xdg_runtime_dir_is_unset()
     assert done.returncode == 0, done.stderr
     assert "(1, 1, 16, 16)" in done.stdout
     assert "XDG_RUNTIME_DIR" not in done.stderr + done.stdout
+
+
+def test_a_process_that_used_up_its_meshes_draws_in_a_spare_process(monkeypatch):
+    """Open3D draws blank images once a process has added ~65,520 meshes: past MESHES_PER_PROCESS f draws the
+    same images in a spare process, and a worker (which its pool replaces in time) refuses clearly instead."""
+    grids = np.stack([make_shape("chair", s).voxels(16) for s in range(3)])
+    cams = CameraPrior().sample(3, np.random.default_rng(0))
+    expected = render_voxels(grids, cams)
+    monkeypatch.setattr(renderer, "_meshes_added", renderer.MESHES_PER_PROCESS - 2)
+    monkeypatch.setattr(renderer, "RESERVE", 10**9)  # and the spare is replaced after the call
+    assert (render_voxels(grids, cams) == expected).all()
+    assert renderer._meshes_added == renderer.MESHES_PER_PROCESS - 2 and renderer._spare is None  # none drawn here
+    monkeypatch.setattr(renderer, "_IN_WORKER", True)
+    with pytest.raises(RuntimeError, match="given Open3D 60000 meshes; past about 65,520 it draws blank images"):
+        render_voxels(grids, cams)

@@ -127,6 +127,19 @@ def test_an_error_in_a_worker_is_raised_with_its_traceback(pool):
     assert pool._done == {}  # the failed job's other chunk was not kept
 
 
+def test_a_worker_near_its_mesh_budget_is_replaced_and_draws_the_same(monkeypatch):
+    """Open3D draws blank images once a process has added ~65,520 meshes; the pool replaces a worker before."""
+    grids, cams, levels = batch(5)
+    expected = render_voxels(grids, cams, S, levels)
+    monkeypatch.setattr(render_pool, "RESERVE", 10**9)  # every worker is "near its budget" after each chunk
+    with RenderPool(1, S) as p:
+        first = p.pids()
+        assert (p.render(grids, cams, levels) == expected).all()
+        second = p.pids()
+        assert second != first and not alive(first[0])
+        assert (p.render(grids, cams, levels) == expected).all() and p.pids() != second
+
+
 def test_close_ends_every_worker():
     p = RenderPool(2, S)
     pids = p.pids()

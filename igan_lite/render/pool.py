@@ -4,6 +4,8 @@ Each worker is a spawned process holding its own Open3D OffscreenRenderer (one p
 allows). `RenderPool.submit` splits a batch into one chunk per worker and returns at once; `.result()` on
 the returned job waits for the images. A worker that dies is replaced and its chunk drawn again; closing
 the pool (or the parent dying) ends every worker. `RenderPool(0, ...)` draws in the calling process.
+A worker near its process's mesh budget (renderer.MESHES_PER_PROCESS: Open3D draws blank images past it)
+is replaced by a fresh one after its chunk, so a pool draws any number of images.
 
 f is a pure function (renderer.py), so the pool's images equal `render_voxels`' bit for bit.
 """
@@ -21,7 +23,8 @@ from multiprocessing.connection import wait
 import numpy as np
 import torch
 
-from igan_lite.render.renderer import RenderSettings, render_grids, render_inputs, to_tensor
+from igan_lite.render import renderer
+from igan_lite.render.renderer import RESERVE, RenderSettings, meshes_left, render_grids, render_inputs, to_tensor
 
 MAX_RETRIES = 2  # a chunk whose worker dies this many times in a row is reported, not retried forever
 
@@ -31,9 +34,10 @@ class RenderWorkerError(RuntimeError):
 
 
 def _worker_main(conn, env: dict, nice: int) -> None:
-    """Worker loop: receive (settings, grids, levels, cams), reply ("ok", uint8 images) or ("error", traceback).
-    Exits when the parent says so (None) or disappears (EOF / broken pipe): no orphans."""
+    """Worker loop: receive (settings, grids, levels, cams), reply ("ok", uint8 images, meshes left) or
+    ("error", traceback, meshes left). Exits when the parent says so (None) or disappears (EOF / broken pipe)."""
     os.environ.update(env)
+    renderer._IN_WORKER = True  # never hands work on to a spare process: its pool replaces it in time
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent cleans up
     torch.set_num_threads(1)
     os.nice(nice)
@@ -45,9 +49,9 @@ def _worker_main(conn, env: dict, nice: int) -> None:
         if task is None:
             return
         try:
-            reply = ("ok", render_grids(*task[1:], task[0]))
+            reply = ("ok", render_grids(*task[1:], task[0]), meshes_left())
         except Exception:  # report to the parent, which raises it with the traceback
-            reply = ("error", traceback.format_exc())
+            reply = ("error", traceback.format_exc(), meshes_left())
         try:
             conn.send(reply)
         except (BrokenPipeError, OSError):
@@ -135,16 +139,23 @@ class RenderPool:
         if not self._finalizer.alive:
             raise RuntimeError("this RenderPool is closed")
         settings = settings or self.settings
-        grids, levels, cams = render_inputs(voxels, cameras, settings, thresholds)
+        return RenderJob(self, *self._enqueue(*render_inputs(voxels, cameras, settings, thresholds), settings), settings.color)
+
+    def draw(self, grids: np.ndarray, levels, cams, settings: RenderSettings) -> np.ndarray:
+        """Validated inputs (renderer.render_inputs) -> uint8 images (B, H, W, 3), waiting for them."""
+        return np.concatenate(self._collect(*self._enqueue(grids, levels, cams, settings)))
+
+    def _enqueue(self, grids, levels, cams, settings: RenderSettings) -> tuple[int, int]:
+        """Split a batch into one chunk per worker and start drawing it -> (job id, number of chunks)."""
         job, self._jobs = self._jobs, self._jobs + 1
         if not self._workers:
             self._done[(job, 0)] = render_grids(grids, levels, cams, settings)
-            return RenderJob(self, job, 1, settings.color)
+            return job, 1
         parts = np.array_split(np.arange(len(grids)), min(len(self._workers), len(grids)))
         for i, idx in enumerate(parts):
             self._queue.append(_Chunk(job, i, (settings, grids[idx], [levels[k] for k in idx], [cams[k] for k in idx])))
         self._dispatch()
-        return RenderJob(self, job, len(parts), settings.color)
+        return job, len(parts)
 
     def render(self, voxels, cameras, thresholds=None, settings: RenderSettings | None = None) -> torch.Tensor:
         """f(voxels, cameras), waiting for the images (same as render.render_voxels, in parallel)."""
@@ -176,10 +187,12 @@ class RenderPool:
 
     def _receive(self, w: _Worker) -> None:
         try:
-            status, payload = w.conn.recv()
+            status, payload, left = w.conn.recv()
         except (EOFError, OSError):
             return self._replace(w)
         chunk, w.chunk = w.chunk, None
+        if left < RESERVE:
+            self._retire(w)
         if status == "error":
             self._failed.add(chunk.job)  # its other chunks are dropped when they arrive
             self._done = {k: v for k, v in self._done.items() if k[0] != chunk.job}
@@ -199,6 +212,13 @@ class RenderPool:
         fresh = self._start()
         w.process, w.conn, w.chunk = fresh.process, fresh.conn, None
         self._queue.appendleft(chunk)
+
+    def _retire(self, w: _Worker) -> None:
+        """An idle worker near its mesh budget: end it and start a fresh one in its place."""
+        old = _Worker(w.process, w.conn)
+        fresh = self._start()
+        w.process, w.conn = fresh.process, fresh.conn
+        _stop([old])
 
     def close(self) -> None:
         """End every worker (asked first, then terminated, then killed). Safe to call twice."""
@@ -230,3 +250,4 @@ def _stop(workers: list[_Worker], timeout: float = 5.0) -> None:
             w.process.join()
         w.conn.close()
     workers.clear()
+

@@ -11,7 +11,9 @@ every Open3D rendering call of this process runs on one owner thread (thread.py)
 from __future__ import annotations
 
 import os
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import get_context
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -25,6 +27,14 @@ from igan_lite.render.backend import open3d
 from igan_lite.render.thread import call_at_exit, on_render_thread
 
 MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes seconds
+
+# Open3D 0.19's Filament scene draws every image blank once its process has added about 65,520 meshes in all
+# (isl-org/Open3D#4992; measured here: blank from the 65,526th mesh on, and reopening the renderer does not
+# reset it; training's render worker met it at step ~2,011). So no process gives Open3D more than this many:
+# render_grids draws in a spare process once this one is near it, and RenderPool replaces its workers.
+MESHES_PER_PROCESS = 60_000
+_meshes_added = 0  # by this process, ever
+_IN_WORKER = False  # set in worker processes (RenderPool's, the spare), which are replaced before they run out
 
 # Bump whenever f draws differently for the same RenderSettings (dataset caches key on it).
 # 2: shadows, ambient occlusion and antialiasing off (deterministic frames).
@@ -186,9 +196,15 @@ class Renderer:
     @on_render_thread
     def render_mesh(self, mesh, camera: Camera) -> np.ndarray:
         """Draw one mesh (or None: background only) -> uint8 image (H, W, 3)."""
+        global _meshes_added
+        drawn = mesh is not None and len(mesh.triangles) > 0
+        if drawn and _meshes_added >= MESHES_PER_PROCESS:  # before any Open3D object is in this frame's locals
+            raise RuntimeError(f"this process has given Open3D {_meshes_added} meshes; past about 65,520 it draws "
+                               "blank images (MESHES_PER_PROCESS): draw in a fresh process (render.pool.RenderPool)")
         s, scene = self.settings, self._o3d.scene
         scene.clear_geometry()
-        if mesh is not None and len(mesh.triangles):
+        if drawn:
+            _meshes_added += 1
             scene.add_geometry("shape", mesh, self._material)
         sun = camera.rotation().T @ np.asarray(s.sun_direction)
         scene.scene.set_sun_light(sun / np.linalg.norm(sun), [1.0, 1.0, 1.0], s.sun_intensity)
@@ -263,12 +279,41 @@ def render_inputs(voxels, cameras, settings: RenderSettings, thresholds=None):
     return grids, levels, cams
 
 
+def meshes_left() -> int:
+    """How many more meshes this process may give Open3D (MESHES_PER_PROCESS)."""
+    return MESHES_PER_PROCESS - _meshes_added
+
+
 @on_render_thread
 def render_grids(grids: np.ndarray, levels: Sequence[float], cams: Sequence[Camera], settings: RenderSettings) -> np.ndarray:
-    """Validated inputs (see render_inputs) -> uint8 images (B, H, W, 3), in this process."""
+    """Validated inputs (see render_inputs) -> uint8 images (B, H, W, 3), in this process, or in a spare process
+    once this one has nearly used up its MESHES_PER_PROCESS (the same images: f is a pure function)."""
+    global _spare
+    if len(grids) > meshes_left() and not _IN_WORKER:
+        _spare = _spare or ProcessPoolExecutor(1, get_context("spawn"), initializer=_become_worker)
+        images, left = _spare.submit(_draw_and_count, grids, levels, cams, settings).result()
+        if left < RESERVE:  # the spare is nearly spent too: the next call starts a fresh one
+            _spare.shutdown()
+            _spare = None
+        return images
     renderer = get_renderer(settings)
     return np.stack([renderer.render_mesh(voxels_to_mesh(g, t, settings.max_triangles), c)
                      for g, t, c in zip(grids, levels, cams)])
+
+
+RESERVE = 5_000  # a worker process (the spare, RenderPool's) with fewer meshes left than this is replaced
+_spare: ProcessPoolExecutor | None = None  # where render_grids draws once this process is spent
+
+
+def _become_worker() -> None:
+    global _IN_WORKER
+    _IN_WORKER = True
+    torch.set_num_threads(1)
+
+
+def _draw_and_count(grids, levels, cams, settings: RenderSettings) -> tuple[np.ndarray, int]:
+    """In the spare process: the images, and how many meshes it has left."""
+    return render_grids(grids, levels, cams, settings), meshes_left()
 
 
 def render_voxels(voxels, cameras, settings: RenderSettings = RenderSettings(), thresholds=None) -> torch.Tensor:
