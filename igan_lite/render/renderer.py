@@ -29,7 +29,7 @@ from igan_lite.render.thread import call_at_exit, on_render_thread
 MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes seconds
 
 # Open3D 0.19's Filament scene draws every image blank once its process has added about 65,520 meshes in all
-# (isl-org/Open3D#4992; measured here: blank from the 65,526th mesh on, and reopening the renderer does not
+# (isl-org/Open3D#4992; measured here: blank from the 65,530th mesh on, and reopening the renderer does not
 # reset it; training's render worker met it at step ~2,011). So no process gives Open3D more than this many:
 # render_grids draws in a spare process once this one is near it, and RenderPool replaces its workers.
 MESHES_PER_PROCESS = 60_000
