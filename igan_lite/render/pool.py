@@ -139,23 +139,16 @@ class RenderPool:
         if not self._finalizer.alive:
             raise RuntimeError("this RenderPool is closed")
         settings = settings or self.settings
-        return RenderJob(self, *self._enqueue(*render_inputs(voxels, cameras, settings, thresholds), settings), settings.color)
-
-    def draw(self, grids: np.ndarray, levels, cams, settings: RenderSettings) -> np.ndarray:
-        """Validated inputs (renderer.render_inputs) -> uint8 images (B, H, W, 3), waiting for them."""
-        return np.concatenate(self._collect(*self._enqueue(grids, levels, cams, settings)))
-
-    def _enqueue(self, grids, levels, cams, settings: RenderSettings) -> tuple[int, int]:
-        """Split a batch into one chunk per worker and start drawing it -> (job id, number of chunks)."""
+        grids, levels, cams = render_inputs(voxels, cameras, settings, thresholds)
         job, self._jobs = self._jobs, self._jobs + 1
         if not self._workers:
             self._done[(job, 0)] = render_grids(grids, levels, cams, settings)
-            return job, 1
+            return RenderJob(self, job, 1, settings.color)
         parts = np.array_split(np.arange(len(grids)), min(len(self._workers), len(grids)))
         for i, idx in enumerate(parts):
             self._queue.append(_Chunk(job, i, (settings, grids[idx], [levels[k] for k in idx], [cams[k] for k in idx])))
         self._dispatch()
-        return job, len(parts)
+        return RenderJob(self, job, len(parts), settings.color)
 
     def render(self, voxels, cameras, thresholds=None, settings: RenderSettings | None = None) -> torch.Tensor:
         """f(voxels, cameras), waiting for the images (same as render.render_voxels, in parallel)."""
@@ -250,4 +243,3 @@ def _stop(workers: list[_Worker], timeout: float = 5.0) -> None:
             w.process.join()
         w.conn.close()
     workers.clear()
-

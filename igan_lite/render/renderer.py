@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from multiprocessing import get_context
 from dataclasses import dataclass
+from multiprocessing import get_context
 from typing import Sequence
 
 import numpy as np
