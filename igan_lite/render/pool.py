@@ -23,8 +23,8 @@ from multiprocessing.connection import wait
 import numpy as np
 import torch
 
-from igan_lite.render import renderer
-from igan_lite.render.renderer import RESERVE, RenderSettings, meshes_left, render_grids, render_inputs, to_tensor
+from igan_lite.render.renderer import (RESERVE, RenderSettings, become_worker, meshes_left, render_grids, render_inputs,
+                                      to_tensor)
 
 MAX_RETRIES = 2  # a chunk whose worker dies this many times in a row is reported, not retried forever
 
@@ -37,9 +37,8 @@ def _worker_main(conn, env: dict, nice: int) -> None:
     """Worker loop: receive (settings, grids, levels, cams), reply ("ok", uint8 images, meshes left) or
     ("error", traceback, meshes left). Exits when the parent says so (None) or disappears (EOF / broken pipe)."""
     os.environ.update(env)
-    renderer._IN_WORKER = True  # never hands work on to a spare process: its pool replaces it in time
+    become_worker()  # never hands work on to a spare process: its pool replaces it in time
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent cleans up
-    torch.set_num_threads(1)
     os.nice(nice)
     while True:
         try:

@@ -35,6 +35,8 @@ MAX_GRID_SIDE = 256  # 64 MB per float32 grid; marching cubes on it takes second
 MESHES_PER_PROCESS = 60_000
 _meshes_added = 0  # by this process, ever
 _IN_WORKER = False  # set in worker processes (RenderPool's, the spare), which are replaced before they run out
+RESERVE = 5_000  # a worker process with fewer meshes left than this is replaced
+_spare: ProcessPoolExecutor | None = None  # where render_grids draws once this process is spent
 
 # Bump whenever f draws differently for the same RenderSettings (dataset caches key on it).
 # 2: shadows, ambient occlusion and antialiasing off (deterministic frames).
@@ -290,7 +292,7 @@ def render_grids(grids: np.ndarray, levels: Sequence[float], cams: Sequence[Came
     once this one has nearly used up its MESHES_PER_PROCESS (the same images: f is a pure function)."""
     global _spare
     if len(grids) > meshes_left() and not _IN_WORKER:
-        _spare = _spare or ProcessPoolExecutor(1, get_context("spawn"), initializer=_become_worker)
+        _spare = _spare or ProcessPoolExecutor(1, get_context("spawn"), initializer=become_worker)
         images, left = _spare.submit(_draw_and_count, grids, levels, cams, settings).result()
         if left < RESERVE:  # the spare is nearly spent too: the next call starts a fresh one
             _spare.shutdown()
@@ -301,11 +303,8 @@ def render_grids(grids: np.ndarray, levels: Sequence[float], cams: Sequence[Came
                      for g, t, c in zip(grids, levels, cams)])
 
 
-RESERVE = 5_000  # a worker process (the spare, RenderPool's) with fewer meshes left than this is replaced
-_spare: ProcessPoolExecutor | None = None  # where render_grids draws once this process is spent
-
-
-def _become_worker() -> None:
+def become_worker() -> None:
+    """Set up a worker process (RenderPool's, the spare): one torch thread, and never a spare of its own."""
     global _IN_WORKER
     _IN_WORKER = True
     torch.set_num_threads(1)
